@@ -32,6 +32,7 @@ type RuleError struct {
 	Err       error  // the reason
 }
 
+// Error formats the error as "dialrules: file:line: rule N: attribute: reason".
 func (e *RuleError) Error() string {
 	where := "dialrules: "
 	switch {

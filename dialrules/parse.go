@@ -25,6 +25,7 @@ type Warning struct {
 	Message string // lower case, without the file and line
 }
 
+// String formats the warning as "file:line: rule N: message".
 func (w Warning) String() string {
 	s := w.File
 	if w.Line > 0 {
