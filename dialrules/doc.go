@@ -44,9 +44,8 @@
 //     the number, then prepends PrefixWith. A rule without NumDigits does
 //     not apply to numbers shorter than its DigitsToRemove.
 //   - The rules form a priority list and the first that applies wins. Rules
-//     with a priority attribute come first, lowest value first, as CUCM
-//     lists them; equal priorities, and rules without one, keep the order
-//     of the file. When no rule applies, the normalised number is used
+//     with a priority attribute come first, lowest value first; equal
+//     priorities, and rules without one, keep the order of the file. When no rule applies, the normalised number is used
 //     unchanged.
 //
 // Parsing rejects rules that cannot be applied as written, such as one that
