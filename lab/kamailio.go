@@ -1,0 +1,243 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+)
+
+// KamailioOptions configures [StartKamailio]. The zero value is ready to use.
+type KamailioOptions struct {
+	Dir    string       // empty means a new temporary directory, removed by Close
+	Users  []User       // empty means DefaultUsers
+	CA     *CA          // nil means a new CA in Dir/ca
+	Logger *slog.Logger // nil means discard
+}
+
+// KamailioServer is a running Kamailio SIP registrar and proxy for [Domain]. REGISTER
+// is challenged with digest authentication (realm example.test, RFC 3261 section
+// 22.4) and answered 401, INVITE, MESSAGE and SUBSCRIBE with 407; the From user's
+// password is the lab password. OPTIONS to the server itself gets 200. Registrations
+// live in memory only: a restart forgets them.
+type KamailioServer struct {
+	// UDPAddr and TCPAddr are the same port; TLSAddr is the SIP over TLS port. All are
+	// host:port on 127.0.0.1.
+	UDPAddr string
+	TCPAddr string
+	TLSAddr string
+	Domain  string // example.test: the digest realm and an alias of the server
+	Dir     string
+
+	s *server
+}
+
+// Kamailio starts a Kamailio server for the test t and closes it when t ends. It skips
+// t when kamailio is not installed, or fails t when CI=true. opts nil means defaults.
+func Kamailio(t testing.TB, opts *KamailioOptions) *KamailioServer {
+	t.Helper()
+	requireBinaries(t, "kamailio")
+	if opts == nil {
+		opts = &KamailioOptions{}
+	}
+	return startForTest(t, "kamailio", func(ctx context.Context) (*KamailioServer, error) {
+		return StartKamailio(ctx, *opts)
+	})
+}
+
+// StartKamailio starts Kamailio in the foreground as a child process listening on UDP,
+// TCP and TLS, returning once the TCP and TLS ports accept connections. ctx bounds the
+// start only.
+func StartKamailio(ctx context.Context, opts KamailioOptions) (*KamailioServer, error) {
+	bin, err := lookBinary("kamailio")
+	if err != nil {
+		return nil, err
+	}
+	s, err := newServer("kamailio", opts.Dir, opts.CA, opts.Users, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	in := s.in
+	k := &KamailioServer{Domain: Domain, Dir: in.dir, s: s}
+	if err := in.mkdirs(0o755, "run"); err != nil {
+		return nil, s.fail(fmt.Errorf("lab: kamailio: %w", err))
+	}
+	tlsCfg := fmt.Sprintf("[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n", s.certFile, s.keyFile)
+	if err := writeFile(in.path("tls.cfg"), tlsCfg, 0o644); err != nil {
+		return nil, s.fail(fmt.Errorf("lab: kamailio: %w", err))
+	}
+	cfg := in.path("kamailio.cfg")
+	err = in.startRetrying(ctx, func() error {
+		ports, err := freePorts(2)
+		if err != nil {
+			return err
+		}
+		k.UDPAddr, k.TCPAddr, k.TLSAddr = hostPort(ports[0]), hostPort(ports[0]), hostPort(ports[1])
+		if err := writeFile(cfg, kamailioConfig(in.dir, s.users, ports[0], ports[1]), 0o644); err != nil {
+			return err
+		}
+		in.configure([]string{bin, "-DD", "-E", "-f", cfg, "-P", in.path("kamailio.pid"),
+			"-Y", in.path("run"), "-m", "32", "-M", "8"}, ports, kamailioProbe(ports[0], ports[1]))
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return k, nil
+}
+
+// kamailioProbe is ready when the TCP and TLS ports accept connections and an OPTIONS
+// request over UDP gets a response: the TCP listener is up before the UDP workers.
+func kamailioProbe(sip, sips int) func(ctx context.Context) error {
+	tcp := tcpProbe(sip, sips)
+	return func(ctx context.Context) error {
+		if err := tcp(ctx); err != nil {
+			return err
+		}
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		to, err := net.ResolveUDPAddr("udp", hostPort(sip))
+		if err != nil {
+			return err
+		}
+		local := c.LocalAddr().String()
+		req := "OPTIONS sip:" + hostPort(sip) + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK-opencsf-lab-probe;rport\r\n" +
+			"Max-Forwards: 70\r\nFrom: <sip:probe@" + Domain + ">;tag=probe\r\nTo: <sip:" + hostPort(sip) + ">\r\n" +
+			"Call-ID: opencsf-lab-probe-" + local + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+		if _, err := c.WriteTo([]byte(req), to); err != nil {
+			return err
+		}
+		if deadline, ok := ctx.Deadline(); ok {
+			c.SetReadDeadline(deadline)
+		}
+		buf := make([]byte, 2048)
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 ") {
+			return fmt.Errorf("OPTIONS answered %q", strings.SplitN(string(buf[:n]), "\r\n", 2)[0])
+		}
+		return nil
+	}
+}
+
+func kamailioConfig(dir string, users []User, sip, sips int) string {
+	var fill strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&fill, "\t$sht(users=>%s) = \"%s\";\n", u.Name, u.Password)
+	}
+	r := strings.NewReplacer("$T/", dir+"/", "$P1", fmt.Sprint(sip), "$P2", fmt.Sprint(sips),
+		"$DOMAIN", Domain, "$USERS\n", fill.String())
+	return r.Replace(`#!KAMAILIO
+# written by the OpenCSF lab
+log_stderror=yes
+children=2
+tcp_children=2
+auto_aliases=no
+alias="$DOMAIN"
+enable_tls=yes
+listen=udp:127.0.0.1:$P1
+listen=tcp:127.0.0.1:$P1
+listen=tls:127.0.0.1:$P2
+
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "sanity.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "htable.so"
+loadmodule "tls.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("htable", "htable", "users=>size=4;")
+modparam("tls", "config", "$T/tls.cfg")
+
+event_route[htable:mod-init] {
+$USERS
+}
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (!sanity_check()) {
+		exit;
+	}
+	if (has_totag()) {
+		if (loose_route() || is_method("ACK|BYE|CANCEL|INFO|UPDATE|NOTIFY")) {
+			t_relay();
+		} else {
+			sl_send_reply("404", "Not here");
+		}
+		exit;
+	}
+	if (is_method("OPTIONS") && uri==myself && $rU==$null) {
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	if (is_method("REGISTER|INVITE|MESSAGE|SUBSCRIBE")) {
+		$var(pw) = $sht(users=>$fU);
+		if ($var(pw) == $null || !pv_auth_check("$fd", "$var(pw)", "0", "1")) {
+			auth_challenge("$fd", "1");
+			exit;
+		}
+		consume_credentials();
+	}
+	if (is_method("REGISTER")) {
+		save("location");
+		exit;
+	}
+	if (is_method("INVITE|SUBSCRIBE")) {
+		record_route();
+	}
+	if (!lookup("location")) {
+		sl_send_reply("404", "Not Found");
+		exit;
+	}
+	t_relay();
+}
+`)
+}
+
+// Users returns the accounts the registrar knows.
+func (k *KamailioServer) Users() []User { return append([]User(nil), k.s.users...) }
+
+// CA returns the CA that issued the server certificate.
+func (k *KamailioServer) CA() *CA { return k.s.ca }
+
+// PID returns the server's main process id, or 0 when it is not running.
+func (k *KamailioServer) PID() int { return k.s.in.pid() }
+
+// Log returns what the server has written to stdout and stderr so far.
+func (k *KamailioServer) Log() string { return k.s.in.log() }
+
+// Restart stops the server and starts it again on the same ports, for tests of
+// re-registration: registrations are lost. It blocks until ready or ctx ends.
+func (k *KamailioServer) Restart(ctx context.Context) error { return k.s.restart(ctx) }
+
+// Close stops the server (SIGTERM, then SIGKILL to its process group) and removes its
+// directory when the lab made it. A second call returns an error matching net.ErrClosed.
+func (k *KamailioServer) Close() error { return k.s.in.close() }
