@@ -22,6 +22,8 @@ type configFile struct {
 	VoicemailFolder        string `yaml:"VoicemailFolder,omitempty"`
 	CalendarServerURL      string `yaml:"CalendarServerURL,omitempty"`
 	TftpServer1            string `yaml:"TftpServer1,omitempty"`
+	LdapServer             string `yaml:"LdapServer,omitempty"`
+	LdapBaseDN             string `yaml:"LdapBaseDN,omitempty"`
 
 	Users map[string]configProfile `yaml:"Users"`
 }
@@ -30,13 +32,17 @@ type configProfile struct {
 	UserName          string `yaml:"UserName"`
 	Password          string `yaml:"Password"`
 	CalendarServerURL string `yaml:"CalendarServerURL,omitempty"`
+	LdapBindDN        string `yaml:"LdapBindDN,omitempty"`
+	LdapPassword      string `yaml:"LdapPassword,omitempty"`
 }
 
 // WriteConfig writes a config file (YAML, mode 0600: it holds passwords) for the
 // running servers to path: the shared keys at the top (Domain, TrustedCAFile with
 // UseSystemTrustStore false, PresenceServerAddress, SipRegistrar over TLS,
-// VoicemailPrimaryServer with implicit TLS, CalendarServerURL, TftpServer1; keys of
-// servers not started are left out) and a profile under Users for each account, to
+// VoicemailPrimaryServer with implicit TLS, CalendarServerURL, TftpServer1, and with
+// slapd LdapServer (its ldap:// port, StartTLS offered) and LdapBaseDN; keys of
+// servers not started are left out) and a profile under Users for each account
+// (UserName, Password, the user's CalendarServerURL, LdapBindDN and LdapPassword), to
 // be chosen with csfctl --user NAME.
 func (l *Lab) WriteConfig(path string) error {
 	b, err := l.configYAML()
@@ -66,10 +72,16 @@ func (l *Lab) configYAML() ([]byte, error) {
 	if l.TFTP != nil {
 		c.TftpServer1 = l.TFTP.Addr
 	}
+	if l.Slapd != nil {
+		c.LdapServer, c.LdapBaseDN = l.Slapd.Addr, LDAPBaseDN
+	}
 	for _, u := range l.users {
 		p := configProfile{UserName: u.Name, Password: u.Password}
 		if l.Radicale != nil {
 			p.CalendarServerURL = l.Radicale.CalendarURL(u.Name)
+		}
+		if l.Slapd != nil {
+			p.LdapBindDN, p.LdapPassword = l.Slapd.UserDN(u.Name), u.Password
 		}
 		c.Users[u.Name] = p
 	}

@@ -20,10 +20,12 @@ const (
 	ServerKamailio = "kamailio"
 	ServerRadicale = "radicale"
 	ServerTFTP     = "tftpd"
+	ServerSlapd    = "slapd" // not a default server: name it in Options.Servers
 )
 
-// AllServers returns the names of every server [Start] knows, in start order.
-func AllServers() []string {
+// DefaultServers returns the servers [Start] starts when [Options.Servers] is empty,
+// in start order: all but slapd.
+func DefaultServers() []string {
 	return []string{ServerProsody, ServerDovecot, ServerKamailio, ServerRadicale, ServerTFTP}
 }
 
@@ -34,6 +36,7 @@ var programs = map[string][]string{
 	ServerKamailio: {"kamailio"},
 	ServerRadicale: {"radicale"},
 	ServerTFTP:     {"in.tftpd"},
+	ServerSlapd:    {"slapd", "slapadd"},
 }
 
 // Options configures [Start]. The zero value starts every installed server in a
@@ -42,9 +45,9 @@ type Options struct {
 	// Dir holds the CA files (ca.crt, server.crt, server.key) and a directory per server.
 	// Empty means a new temporary directory, removed by Close; a Dir given is kept.
 	Dir string
-	// Servers names the servers to start (see [AllServers]); each must start or Start
-	// fails. Empty means every server whose program is installed (tftpd only as root);
-	// the rest are skipped with a warning in the log.
+	// Servers names the servers to start (the Server… constants); each must start or
+	// Start fails. Empty means each of [DefaultServers] whose program is installed
+	// (tftpd only as root); the rest are skipped with a warning in the log.
 	Servers []string
 	// Users are the accounts made on every server; empty means [DefaultUsers].
 	Users []User
@@ -61,6 +64,7 @@ type Lab struct {
 	Kamailio *KamailioServer // SIP registrar/proxy
 	Radicale *RadicaleServer // CalDAV
 	TFTP     *TFTPServer     // provisioning files
+	Slapd    *SlapdServer    // LDAP contacts
 	// StartupTime is how long Start took, from call to every server ready.
 	StartupTime time.Duration
 
@@ -132,6 +136,8 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 				l.Radicale, err = StartRadicale(ctx, RadicaleOptions{Dir: dir, Users: users, CA: l.ca, Logger: logger})
 			case ServerTFTP:
 				l.TFTP, err = StartTFTP(ctx, TFTPOptions{Dir: dir, Logger: logger})
+			case ServerSlapd:
+				l.Slapd, err = StartSlapd(ctx, SlapdOptions{Dir: dir, Users: users, CA: l.ca, Logger: logger})
 			}
 			if err != nil {
 				mu.Lock()
@@ -157,7 +163,7 @@ func chooseServers(requested []string, logger *slog.Logger) ([]string, error) {
 		var out []string
 		for _, n := range requested {
 			if _, ok := programs[n]; !ok {
-				return nil, fmt.Errorf("lab: Servers: unknown server %q (want one of %v)", n, AllServers())
+				return nil, fmt.Errorf("lab: Servers: unknown server %q (want one of %v or %q)", n, DefaultServers(), ServerSlapd)
 			}
 			if !slices.Contains(out, n) {
 				out = append(out, n)
@@ -167,7 +173,7 @@ func chooseServers(requested []string, logger *slog.Logger) ([]string, error) {
 	}
 	var out []string
 next:
-	for _, n := range AllServers() {
+	for _, n := range DefaultServers() {
 		for _, prog := range programs[n] {
 			if _, err := lookBinary(prog); err != nil {
 				logger.Warn("lab server skipped", "server", n, "reason", err.Error())
@@ -224,6 +230,9 @@ func (l *Lab) closeServers() error {
 	}
 	if l.TFTP != nil {
 		closers = append(closers, l.TFTP.Close)
+	}
+	if l.Slapd != nil {
+		closers = append(closers, l.Slapd.Close)
 	}
 	errs := make([]error, len(closers))
 	var wg sync.WaitGroup

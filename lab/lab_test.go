@@ -474,7 +474,7 @@ func TestIntegrationRestart(t *testing.T) {
 
 func TestIntegrationLab(t *testing.T) {
 	t.Parallel()
-	for _, bin := range []string{"prosody", "dovecot", "kamailio", "radicale", "in.tftpd"} {
+	for _, bin := range []string{"prosody", "dovecot", "kamailio", "radicale", "in.tftpd", "slapd"} {
 		if _, err := os.Stat(filepath.Join("/usr/sbin", bin)); err != nil {
 			if _, err := os.Stat(filepath.Join("/usr/bin", bin)); err != nil && os.Getenv("CI") != "true" {
 				t.Skipf("lab: %s is not installed", bin)
@@ -486,7 +486,7 @@ func TestIntegrationLab(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	l, err := lab.Start(ctx, lab.Options{Servers: lab.AllServers()})
+	l, err := lab.Start(ctx, lab.Options{Servers: append(lab.DefaultServers(), lab.ServerSlapd)})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, l.Close()) })
 	t.Logf("whole lab started in %v", l.StartupTime)
@@ -497,6 +497,7 @@ func TestIntegrationLab(t *testing.T) {
 	require.NotNil(t, l.Kamailio)
 	require.NotNil(t, l.Radicale)
 	require.NotNil(t, l.TFTP)
+	require.NotNil(t, l.Slapd)
 	assert.Len(t, l.Users(), 3)
 	assert.Equal(t, lab.User{Name: "carol", Password: "secret3", JID: "carol@example.test",
 		SIPURI: "sip:carol@example.test", Email: "carol@example.test"}, l.Users()[2])
@@ -522,10 +523,13 @@ func TestIntegrationLab(t *testing.T) {
 	assert.Equal(t, "implicit", cfg["VoicemailTLS"])
 	assert.Equal(t, l.Radicale.URL, cfg["CalendarServerURL"])
 	assert.Equal(t, l.TFTP.Addr, cfg["TftpServer1"])
+	assert.Equal(t, l.Slapd.Addr, cfg["LdapServer"])
+	assert.Equal(t, "dc=example,dc=test", cfg["LdapBaseDN"])
 	users, ok := cfg["Users"].(map[string]any)
 	require.True(t, ok, "Users: %T", cfg["Users"])
 	assert.Equal(t, map[string]any{"UserName": "bob", "Password": "secret2",
-		"CalendarServerURL": l.Radicale.CalendarURL("bob")}, users["bob"])
+		"CalendarServerURL": l.Radicale.CalendarURL("bob"),
+		"LdapBindDN":        "uid=bob,ou=people,dc=example,dc=test", "LdapPassword": "secret2"}, users["bob"])
 	assert.Len(t, users, 3)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
@@ -544,4 +548,74 @@ func TestStartRejectsBadUser(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Users[0].Name")
 	assert.False(t, errors.Is(err, net.ErrClosed))
+}
+
+// ber encodes one BER element (X.690) with a definite length.
+func ber(tag byte, content ...[]byte) []byte {
+	body := bytes.Join(content, nil)
+	out := []byte{tag}
+	switch n := len(body); {
+	case n < 0x80:
+		out = append(out, byte(n))
+	case n < 0x100:
+		out = append(out, 0x81, byte(n))
+	default:
+		out = append(out, 0x82, byte(n>>8), byte(n))
+	}
+	return append(out, body...)
+}
+
+// ldapBind sends an LDAP simple bind (RFC 4511 section 4.2) and returns the result code.
+func ldapBind(t *testing.T, conn net.Conn, id byte, dn, password string) int {
+	t.Helper()
+	req := ber(0x30, ber(0x02, []byte{id}),
+		ber(0x60, ber(0x02, []byte{3}), ber(0x04, []byte(dn)), ber(0x80, []byte(password))))
+	require.NoError(t, conn.SetDeadline(time.Now().Add(ioTimeout)))
+	_, err := conn.Write(req)
+	require.NoError(t, err)
+	buf := make([]byte, 512)
+	n, err := conn.Read(buf)
+	require.NoError(t, err)
+	// 30 len 02 01 id 61 len 0a 01 CODE ...: short lengths in slapd's answer.
+	resp := buf[:n]
+	i := bytes.Index(resp, []byte{0x61})
+	require.True(t, i > 0 && len(resp) > i+4 && resp[i+2] == 0x0a, "bind response % x", resp)
+	return int(resp[i+4])
+}
+
+func TestIntegrationSlapd(t *testing.T) {
+	t.Parallel()
+	s := lab.Slapd(t, nil)
+	t.Run("ldaps bind", func(t *testing.T) {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", s.TLSAddr, s.CA().ClientTLS("example.test"))
+		require.NoError(t, err)
+		defer conn.Close()
+		assert.Equal(t, 0, ldapBind(t, conn, 1, s.UserDN("alice"), "secret1"), "success")
+		assert.Equal(t, 49, ldapBind(t, conn, 2, s.UserDN("alice"), "wrong"), "invalidCredentials")
+		assert.Equal(t, 0, ldapBind(t, conn, 3, s.AdminDN, s.AdminPassword), "success")
+	})
+	t.Run("ldap plain port", func(t *testing.T) {
+		conn, err := net.DialTimeout("tcp", s.Addr, ioTimeout)
+		require.NoError(t, err)
+		defer conn.Close()
+		assert.Equal(t, 0, ldapBind(t, conn, 1, s.UserDN("carol"), "secret3"))
+	})
+	t.Run("starttls", func(t *testing.T) {
+		conn, err := net.DialTimeout("tcp", s.Addr, ioTimeout)
+		require.NoError(t, err)
+		defer conn.Close()
+		// ExtendedRequest StartTLS (RFC 4511 section 4.14), then the handshake.
+		req := ber(0x30, ber(0x02, []byte{1}), ber(0x77, ber(0x80, []byte("1.3.6.1.4.1.1466.20037"))))
+		require.NoError(t, conn.SetDeadline(time.Now().Add(ioTimeout)))
+		_, err = conn.Write(req)
+		require.NoError(t, err)
+		buf := make([]byte, 512)
+		n, err := conn.Read(buf)
+		require.NoError(t, err)
+		i := bytes.Index(buf[:n], []byte{0x78})
+		require.True(t, i > 0 && n > i+4 && buf[i+4] == 0, "extended response % x", buf[:n])
+		tc := tls.Client(conn, s.CA().ClientTLS("127.0.0.1"))
+		require.NoError(t, tc.HandshakeContext(t.Context()))
+		assert.Equal(t, 0, ldapBind(t, tc, 2, s.UserDN("bob"), "secret2"))
+	})
 }
