@@ -106,5 +106,5 @@ func setField(fv reflect.Value, k *Key, val any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("a %v field cannot hold a %v value", ft, k.Type)
+	return fmt.Errorf("a field of type %v cannot hold a %v value", ft, k.Type)
 }

@@ -287,7 +287,7 @@ func (k *Key) convert(v any) (any, error) {
 			return listValue(v)
 		}
 	}
-	return nil, badValuef("a %T cannot hold a %v value", v, k.Type)
+	return nil, badValuef("a Go %T is not a valid %v value", v, k.Type)
 }
 
 // listValue validates list items from a YAML sequence, REG_MULTI_SZ or
