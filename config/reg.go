@@ -323,6 +323,12 @@ func (p *regParser) decode(data []byte) error {
 		}
 	}
 	p.text = strings.ReplaceAll(p.text, "\r\n", "\n")
+	// A registry string ends at its first NUL, so a NUL in the text can
+	// only be a mis-encoding.
+	if i := strings.IndexByte(p.text, 0); i >= 0 {
+		p.line = 1 + strings.Count(p.text[:i], "\n")
+		return p.errorf(encodingf("NUL character in the text"))
+	}
 	return nil
 }
 

@@ -47,7 +47,7 @@ func (t Type) String() string {
 // Key describes one configuration key.
 type Key struct {
 	Name    string   // canonical spelling, as in CSF admin data
-	Type    Type     //
+	Type    Type     // how values are parsed and which getter returns them
 	Default string   // text form of the default; empty means empty
 	Allowed []string // the allowed values of a TypeEnum key, lower case
 	Doc     string   // one line for help output

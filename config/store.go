@@ -109,12 +109,16 @@ type LoadOptions struct {
 	// are put after the file's own, in the same layer; empty means none.
 	// A missing profile is an error wrapping ErrNoProfile.
 	Profile string
+
+	// Reg reads the file as a regedit export whatever its name; a name
+	// ending in ".reg" (any case) always is one.
+	Reg bool
 }
 
 // LoadFile reads a configuration file and puts its sources into the store.
-// A name ending in ".reg" (any case) is a regedit export (see [ParseReg]);
-// its values go to the user and policy layers by key path. Anything else is
-// a YAML file (see [ParseYAML]).
+// A name ending in ".reg" (any case), or any file with [LoadOptions.Reg], is
+// a regedit export (see [ParseReg]); its values go to the user and policy
+// layers by key path. Anything else is a YAML file (see [ParseYAML]).
 //
 // The file is parsed and validated completely before anything changes: on
 // error LoadFile returns an [*Error] naming the file and line, and the
@@ -160,7 +164,7 @@ func readFile(path string, o LoadOptions) ([]Warning, []placement, error) {
 	if err != nil {
 		return nil, nil, &Error{Source: path, Err: err}
 	}
-	if strings.EqualFold(filepath.Ext(path), ".reg") {
+	if o.Reg || strings.EqualFold(filepath.Ext(path), ".reg") {
 		user, policy, ws, err := ParseReg(path, data)
 		if err != nil {
 			return ws, nil, err

@@ -142,6 +142,14 @@ func TestLoadFailureKeepsPrevious(t *testing.T) {
 	_, err = st.LoadFile(reg, nil)
 	require.ErrorIs(t, err, ErrSyntax)
 
+	// A regedit export with another name, read as YAML or as .reg.
+	gpo := filepath.Join(dir, "gpo.txt")
+	writeFile(t, gpo, string(reg4(policyKey, `"SipTransport"="carrier-pigeon"`)))
+	_, err = st.LoadFile(gpo, nil)
+	require.ErrorIs(t, err, ErrSyntax, "not YAML")
+	_, err = st.LoadFile(gpo, &LoadOptions{Reg: true})
+	require.ErrorIs(t, err, ErrBadValue)
+
 	_, err = st.LoadFile(filepath.Join(dir, "missing.yaml"), nil)
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	require.ErrorAs(t, err, &ce)

@@ -33,7 +33,7 @@ const usersKey = "Users"
 // Unknown keys are [Warning]s. Errors are [*Error] naming the file and line
 // and wrapping [ErrSyntax], [ErrBadEncoding] or [ErrBadValue].
 func ParseYAML(name string, data []byte) (*Source, []Warning, error) {
-	p := &yamlParser{name: name}
+	p := &yamlParser{name: name, merges: new(int)}
 	src, err := p.parse(data)
 	if err != nil {
 		return nil, p.warnings, err
@@ -44,10 +44,15 @@ func ParseYAML(name string, data []byte) (*Source, []Warning, error) {
 type yamlParser struct {
 	name     string
 	warnings []Warning
+	merges   *int // mappings merged so far, shared with profile parsers
 }
 
-// maxMergeDepth bounds nested merge keys, which may refer to each other.
-const maxMergeDepth = 8
+// Merge keys may refer to mappings that merge others in turn: a few lines
+// can ask for exponential work. These bound the nesting and the total.
+const (
+	maxMergeDepth = 8
+	maxMerges     = 1000
+)
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -170,6 +175,9 @@ func (p *yamlParser) merge(src *Source, merges []*yaml.Node, seen map[string]int
 		}
 	}
 	for _, m := range maps {
+		if *p.merges++; *p.merges > maxMerges {
+			return p.errorf(m.Line, syntaxf("too many merge keys"))
+		}
 		// Merge into a scratch source, then copy what is not yet set.
 		tmp := NewSource(src.name)
 		if err := p.mapping(tmp, m, top, depth+1); err != nil {
@@ -268,7 +276,7 @@ func (p *yamlParser) users(src *Source, v *yaml.Node, depth int) error {
 			return p.errorf(d.Content[i].Line, syntaxf("duplicate profile %s", k.Value))
 		}
 		prof := NewSource(src.name + "#" + usersKey + "." + k.Value)
-		sub := &yamlParser{name: p.name}
+		sub := &yamlParser{name: p.name, merges: p.merges}
 		switch pd := deref(pv); {
 		case isNull(pd):
 		case pd.Kind == yaml.MappingNode:
