@@ -79,7 +79,7 @@ func StartKamailio(ctx context.Context, opts KamailioOptions) (*KamailioServer, 
 			return err
 		}
 		in.configure([]string{bin, "-DD", "-E", "-f", cfg, "-P", in.path("kamailio.pid"),
-			"-Y", in.path("run"), "-m", "32", "-M", "8"}, ports, kamailioProbe(ports[0], ports[1]))
+			"-Y", in.path("run"), "-m", "32", "-M", "8"}, ports, kamailioProbe(ports[0]))
 		return nil
 	})
 	if err != nil {
@@ -88,44 +88,48 @@ func StartKamailio(ctx context.Context, opts KamailioOptions) (*KamailioServer, 
 	return k, nil
 }
 
-// kamailioProbe is ready when the TCP and TLS ports accept connections and an OPTIONS
-// request over UDP gets a response: the TCP listener is up before the UDP workers.
-func kamailioProbe(sip, sips int) func(ctx context.Context) error {
-	tcp := tcpProbe(sip, sips)
+// kamailioProbe is ready when OPTIONS over UDP and over TCP both get 200. Accepting
+// TCP connections is not enough: the kernel queues them as soon as the main process
+// has bound the port, before it has forked the workers that serve it, and a worker
+// forked after a SIGTERM arrives may miss it.
+func kamailioProbe(port int) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if err := tcp(ctx); err != nil {
+		if err := sipOptions(ctx, "udp", hostPort(port)); err != nil {
 			return err
 		}
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		to, err := net.ResolveUDPAddr("udp", hostPort(sip))
-		if err != nil {
-			return err
-		}
-		local := c.LocalAddr().String()
-		req := "OPTIONS sip:" + hostPort(sip) + " SIP/2.0\r\n" +
-			"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK-opencsf-lab-probe;rport\r\n" +
-			"Max-Forwards: 70\r\nFrom: <sip:probe@" + Domain + ">;tag=probe\r\nTo: <sip:" + hostPort(sip) + ">\r\n" +
-			"Call-ID: opencsf-lab-probe-" + local + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-		if _, err := c.WriteTo([]byte(req), to); err != nil {
-			return err
-		}
-		if deadline, ok := ctx.Deadline(); ok {
-			c.SetReadDeadline(deadline)
-		}
-		buf := make([]byte, 2048)
-		n, _, err := c.ReadFrom(buf)
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 ") {
-			return fmt.Errorf("OPTIONS answered %q", strings.SplitN(string(buf[:n]), "\r\n", 2)[0])
-		}
-		return nil
+		return sipOptions(ctx, "tcp", hostPort(port))
 	}
+}
+
+// sipOptions sends an OPTIONS request to the server itself (RFC 3261 section 11) and
+// wants 200 OK.
+func sipOptions(ctx context.Context, network, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		c.SetDeadline(deadline)
+	}
+	local := c.LocalAddr().String()
+	req := "OPTIONS sip:" + addr + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/" + strings.ToUpper(network) + " " + local + ";branch=z9hG4bK-opencsf-lab-probe;rport\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:probe@" + Domain + ">;tag=probe\r\nTo: <sip:" + addr + ">\r\n" +
+		"Call-ID: opencsf-lab-probe-" + local + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		return err
+	}
+	buf := make([]byte, 2048)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if status := strings.SplitN(string(buf[:n]), "\r\n", 2)[0]; !strings.HasPrefix(status, "SIP/2.0 200 ") {
+		return fmt.Errorf("OPTIONS over %s answered %q", network, status)
+	}
+	return nil
 }
 
 func kamailioConfig(dir string, users []User, sip, sips int) string {

@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -31,7 +33,26 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "kamailio" {
+		runKamailioHelper()
+		return
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// helperEnv makes the test binary a process that starts Kamailio and waits to be
+// killed, for TestIntegrationServersDieWithTestBinary.
+const helperEnv = "OPENCSF_LAB_TEST_HELPER"
+
+func runKamailioHelper() {
+	k, err := lab.StartKamailio(context.Background(), lab.KamailioOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("%d %s\n", k.PID(), k.Dir)
+	time.Sleep(time.Minute) // killed long before
+	k.Close()
 }
 
 // ioTimeout bounds each exchange with a server.
@@ -412,8 +433,7 @@ func groupAlive(t *testing.T, pgid int) bool {
 	entries, err := os.ReadDir("/proc")
 	require.NoError(t, err)
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -424,7 +444,6 @@ func groupAlive(t *testing.T, pgid int) bool {
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
-			t.Logf("process %d (state %s) in group %d", pid, f[0], pgid)
 			return true
 		}
 	}
@@ -618,4 +637,35 @@ func TestIntegrationSlapd(t *testing.T) {
 		require.NoError(t, tc.HandshakeContext(t.Context()))
 		assert.Equal(t, 0, ldapBind(t, tc, 2, s.UserDN("bob"), "secret2"))
 	})
+}
+
+// A test binary killed without cleanup (go test -timeout, kill -9) must not leave
+// servers behind: the kernel terminates their main process, which takes its workers.
+func TestIntegrationServersDieWithTestBinary(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/usr/sbin/kamailio"); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("lab: kamailio is not installed")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=kamailio")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper: %v", err)
+	}
+	var pid int
+	var dir string
+	_, err = fmt.Sscanf(line, "%d %s", &pid, &dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.True(t, groupAlive(t, pid))
+
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+	assert.Eventually(t, func() bool { return !groupAlive(t, pid) }, 5*time.Second, 20*time.Millisecond,
+		"kamailio group %d outlived the test binary", pid)
 }

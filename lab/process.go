@@ -55,6 +55,46 @@ type run struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
 	err  error         // Wait's result; read only after done is closed
+
+	watchdog *exec.Cmd // nil if it could not be started
+	armed    *os.File  // write end of the watchdog's stdin; closing it fires the watchdog
+}
+
+// watchdogScript kills process group $1 when its stdin reaches end of file, which
+// happens when the test binary exits by any means, even SIGKILL or a test timeout
+// that skips cleanup. The kernel's parent-death signal alone is not enough: it reaches
+// only the main process, and Kamailio's main process sometimes fails to pass SIGTERM on
+// to a worker it has just forked, then waits for it forever.
+const watchdogScript = `read -r _; kill -TERM -- "-$1" 2>/dev/null; sleep 1; kill -KILL -- "-$1" 2>/dev/null`
+
+// startWatchdog starts the watchdog of process group pgid, in a group of its own.
+func (r *run) startWatchdog(pgid int) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	w := exec.Command("/bin/sh", "-c", watchdogScript, "opencsf-lab-watchdog", strconv.Itoa(pgid))
+	w.Stdin = pr
+	w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = w.Start()
+	pr.Close()
+	if err != nil {
+		pw.Close()
+		return err
+	}
+	r.watchdog, r.armed = w, pw
+	return nil
+}
+
+// disarm stops the watchdog without letting it fire.
+func (r *run) disarm() {
+	if r.watchdog == nil {
+		return
+	}
+	_ = r.watchdog.Process.Kill()
+	_ = r.watchdog.Wait()
+	r.armed.Close()
+	r.watchdog = nil
 }
 
 // newInstance prepares the directory of a server: dir if set, else a fresh temporary
@@ -134,8 +174,10 @@ func (in *instance) start(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = logf, logf // files, so no copying goroutines outlive the process
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid: true, // Close kills the whole group: workers cannot outlive the test
-		// If the test binary dies without cleanup (timeout, kill), take the server down too.
-		Pdeathsig: syscall.SIGKILL,
+		// If the test binary dies without cleanup (timeout, kill -9), take the server down
+		// too. SIGTERM, not SIGKILL: Kamailio's workers outlive a killed master, but a
+		// terminated one takes them down.
+		Pdeathsig: syscall.SIGTERM,
 	}
 	err = cmd.Start()
 	logf.Close()
@@ -147,6 +189,10 @@ func (in *instance) start(ctx context.Context) error {
 		r.err = cmd.Wait()
 		close(r.done)
 	}()
+	if err := r.startWatchdog(cmd.Process.Pid); err != nil {
+		// The parent-death signal still covers the main process.
+		in.logger.Warn("lab server without watchdog", "err", err.Error())
+	}
 
 	if err := in.waitReady(ctx, r); err != nil {
 		r.stop()
@@ -187,6 +233,7 @@ func (in *instance) waitReady(ctx context.Context, r *run) error {
 // SIGKILL to whatever is left of its process group. It returns once the main process
 // has been reaped.
 func (r *run) stop() {
+	r.disarm()
 	pid := r.cmd.Process.Pid
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	t := time.NewTimer(stopTimeout)
