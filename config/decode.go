@@ -60,7 +60,7 @@ func (s *Snapshot) decodeStruct(rv reflect.Value) error {
 		if !ok {
 			return fmt.Errorf("config: decode field %s: %w: %s", f.Name, ErrUnknownKey, tag)
 		}
-		if err := setField(rv.Field(i), &schema[idx], s.vals[idx].value); err != nil {
+		if err := setField(rv.Field(i), &schema[idx], s.values()[idx].value); err != nil {
 			return fmt.Errorf("config: decode field %s: key %s: %w", f.Name, schema[idx].Name, err)
 		}
 	}

@@ -11,9 +11,20 @@ import (
 // and safe for concurrent use. Getters take key names in any case. A getter
 // called with an unknown key, or with a key of another type, returns the
 // zero value: key names are constants in code, and the tests of the code
-// using them catch a typo.
+// using them catch a typo. The zero Snapshot holds the schema defaults.
 type Snapshot struct {
-	vals []resolved // by index in schema
+	vals []resolved // by index in schema; nil means defaultSnapshot's
+}
+
+// defaultSnapshot holds the defaults alone.
+var defaultSnapshot = resolve(&[numLayers][]*Source{})
+
+// values returns s.vals, or the defaults for the zero Snapshot.
+func (s *Snapshot) values() []resolved {
+	if s.vals == nil {
+		return defaultSnapshot.vals
+	}
+	return s.vals
 }
 
 type resolved struct {
@@ -108,7 +119,7 @@ func (s *Snapshot) get(key string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	return s.vals[i].value, true
+	return s.values()[i].value, true
 }
 
 // String returns the text form of key's value. For string, hostport, url,
@@ -172,7 +183,7 @@ func (s *Snapshot) Explain(key string) (e Explanation, ok bool) {
 }
 
 func (s *Snapshot) explain(i int) Explanation {
-	r := s.vals[i]
+	r := s.values()[i]
 	w := r.origins[0]
 	var sh []Origin
 	if len(r.origins) > 1 {
@@ -196,7 +207,7 @@ func (s *Snapshot) ExplainAll() []Explanation {
 func (s *Snapshot) Redacted() map[string]string {
 	m := make(map[string]string, len(schema))
 	for i := range schema {
-		m[schema[i].Name] = display(s.vals[i].value)
+		m[schema[i].Name] = display(s.values()[i].value)
 	}
 	return m
 }
@@ -205,8 +216,9 @@ func (s *Snapshot) Redacted() map[string]string {
 // between s and other, sorted. Changes of provenance alone do not count.
 func (s *Snapshot) Changed(other *Snapshot) []string {
 	var keys []string
+	a, b := s.values(), other.values()
 	for i := range schema {
-		if !equalValue(s.vals[i].value, other.vals[i].value) {
+		if !equalValue(a[i].value, b[i].value) {
 			keys = append(keys, schema[i].Name)
 		}
 	}

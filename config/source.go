@@ -13,7 +13,7 @@ import (
 //
 // A Source is not safe for concurrent modification. A [Store] copies the
 // sources handed to it, so changing one afterwards has no effect on the
-// store.
+// store. The zero Source is empty and has no name.
 type Source struct {
 	name     string
 	values   map[int]entry      // by index in schema
@@ -50,6 +50,9 @@ func (s *Source) setAt(key string, value any, line int) error {
 	if err != nil {
 		return &Error{Key: schema[i].Name, Source: s.name, Line: line, Err: err}
 	}
+	if s.values == nil {
+		s.values = map[int]entry{}
+	}
 	s.values[i] = entry{value: v, line: line}
 	return nil
 }
@@ -59,6 +62,9 @@ func (s *Source) setText(i int, text string, line int) error {
 	v, err := schema[i].parse(text)
 	if err != nil {
 		return &Error{Key: schema[i].Name, Source: s.name, Line: line, Err: err}
+	}
+	if s.values == nil {
+		s.values = map[int]entry{}
 	}
 	s.values[i] = entry{value: v, line: line}
 	return nil

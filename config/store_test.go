@@ -33,6 +33,13 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "", snap.String("NoSuchKey"))
 	assert.False(t, snap.Bool(KeyUserName), "wrong type gives the zero value")
 	assert.Len(t, Keys(), 33)
+
+	var zero Snapshot
+	assert.Equal(t, snap.Redacted(), zero.Redacted())
+	assert.Empty(t, zero.Changed(snap))
+	var src Source
+	require.NoError(t, src.Set(KeyUserName, "z"))
+	assert.Equal(t, []string{KeyUserName}, src.Keys())
 }
 
 func TestSchema(t *testing.T) {
