@@ -63,10 +63,10 @@ func StartDovecot(ctx context.Context, opts DovecotOptions) (*DovecotServer, err
 	}
 	in := s.in
 	d := &DovecotServer{Dir: in.dir, s: s, uid: os.Getuid(), gid: os.Getgid()}
-	// As root, Dovecot refuses mail uid 0: mail belongs to nobody.
-	mailUser, mailGroup := "nobody", "nogroup"
+	// As root, Dovecot refuses mail uid 0: mail belongs to nobody and its group.
+	var mailUser, mailGroup string
 	if d.uid == 0 {
-		if d.uid, d.gid, err = lookupIDs(mailUser, mailGroup); err != nil {
+		if mailUser, mailGroup, d.uid, d.gid, err = lookupUser("nobody"); err != nil {
 			return nil, s.fail(fmt.Errorf("lab: dovecot: %w", err))
 		}
 	} else {
@@ -182,22 +182,23 @@ func (d *DovecotServer) prepareMail() error {
 	return nil
 }
 
-func lookupIDs(userName, groupName string) (uid, gid int, err error) {
-	u, err := user.Lookup(userName)
+// lookupUser returns the names and ids of a user and its primary group.
+func lookupUser(name string) (userName, groupName string, uid, gid int, err error) {
+	u, err := user.Lookup(name)
 	if err != nil {
-		return 0, 0, err
+		return "", "", 0, 0, err
 	}
-	g, err := user.LookupGroup(groupName)
+	g, err := user.LookupGroupId(u.Gid)
 	if err != nil {
-		return 0, 0, err
+		return "", "", 0, 0, err
 	}
 	if uid, err = strconv.Atoi(u.Uid); err != nil {
-		return 0, 0, err
+		return "", "", 0, 0, err
 	}
-	if gid, err = strconv.Atoi(g.Gid); err != nil {
-		return 0, 0, err
+	if gid, err = strconv.Atoi(u.Gid); err != nil {
+		return "", "", 0, 0, err
 	}
-	return uid, gid, nil
+	return u.Username, g.Name, uid, gid, nil
 }
 
 // Deliver puts an RFC 5322 message (CRLF line ends) into the INBOX of user, named

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -132,13 +133,22 @@ func sipOptions(ctx context.Context, network, addr string) error {
 	return nil
 }
 
+// kamailioModules returns Kamailio's module directory: Debian puts it under the
+// multiarch directory (/usr/lib/x86_64-linux-gnu/kamailio/modules).
+func kamailioModules() string {
+	if m, _ := filepath.Glob("/usr/lib/*/kamailio/modules"); len(m) > 0 {
+		return m[0] + "/"
+	}
+	return "/usr/lib/kamailio/modules/"
+}
+
 func kamailioConfig(dir string, users []User, sip, sips int) string {
 	var fill strings.Builder
 	for _, u := range users {
 		fmt.Fprintf(&fill, "\t$sht(users=>%s) = \"%s\";\n", u.Name, u.Password)
 	}
 	r := strings.NewReplacer("$T/", dir+"/", "$P1", fmt.Sprint(sip), "$P2", fmt.Sprint(sips),
-		"$DOMAIN", Domain, "$USERS\n", fill.String())
+		"$DOMAIN", Domain, "$USERS\n", fill.String(), "$MPATH", kamailioModules())
 	return r.Replace(`#!KAMAILIO
 # written by the OpenCSF lab
 log_stderror=yes
@@ -151,7 +161,7 @@ listen=udp:127.0.0.1:$P1
 listen=tcp:127.0.0.1:$P1
 listen=tls:127.0.0.1:$P2
 
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+mpath="$MPATH"
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"

@@ -475,7 +475,8 @@ func TestIntegrationCloseLeavesNothing(t *testing.T) {
 
 func TestIntegrationRestart(t *testing.T) {
 	t.Parallel()
-	d := lab.Dovecot(t, nil)
+	// A t.TempDir() (0700, in a 0700 parent) must work for Dovecot's unprivileged processes.
+	d := lab.Dovecot(t, &lab.DovecotOptions{Dir: t.TempDir()})
 	require.NoError(t, d.Deliver("bob@example.test", []byte("Subject: kept\r\n\r\nbody\r\n")))
 	old := d.PID()
 	require.NoError(t, d.Restart(t.Context()))
@@ -507,7 +508,10 @@ func TestIntegrationLab(t *testing.T) {
 	defer cancel()
 	l, err := lab.Start(ctx, lab.Options{Servers: append(lab.DefaultServers(), lab.ServerSlapd)})
 	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, l.Close()) })
+	t.Cleanup(func() {
+		assert.NoError(t, l.Close())
+		assert.ErrorIs(t, l.Close(), net.ErrClosed)
+	})
 	t.Logf("whole lab started in %v", l.StartupTime)
 	assert.Less(t, l.StartupTime, 5*time.Second, "start-up target")
 

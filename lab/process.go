@@ -124,7 +124,37 @@ func newInstance(name, dir string, logger *slog.Logger) (*instance, error) {
 		in.cleanup()
 		return nil, fmt.Errorf("lab: %s: %w", name, err)
 	}
+	if err := traversableTempParents(abs); err != nil {
+		in.cleanup()
+		return nil, fmt.Errorf("lab: %s: %w", name, err)
+	}
 	return in, nil
+}
+
+// traversableTempParents lets other users pass through the parents of dir that lie
+// inside the temporary directory, when running as root: t.TempDir() returns a 0700
+// directory inside another 0700 one, which servers that drop privileges (Dovecot's
+// auth and mail processes) cannot enter. It adds search permission only, not read.
+func traversableTempParents(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	tmp, err := filepath.Abs(os.TempDir())
+	if err != nil {
+		return err
+	}
+	for p := filepath.Dir(dir); strings.HasPrefix(p, tmp+string(filepath.Separator)); p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()|0o011); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (in *instance) path(elem ...string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -74,6 +75,12 @@ func StartSlapd(ctx context.Context, opts SlapdOptions) (*SlapdServer, error) {
 	}
 	in := s.in
 	l := &SlapdServer{BaseDN: LDAPBaseDN, AdminDN: LDAPAdminDN, AdminPassword: "admin-secret", Dir: in.dir, s: s}
+	// slapadd refuses to load over an earlier run's data when Dir is reused.
+	for _, d := range []string{"slapd.d", "db"} {
+		if err := os.RemoveAll(in.path(d)); err != nil {
+			return nil, s.fail(fmt.Errorf("lab: slapd: %w", err))
+		}
+	}
 	if err := in.mkdirs(0o700, "slapd.d", "db"); err != nil {
 		return nil, s.fail(fmt.Errorf("lab: slapd: %w", err))
 	}
