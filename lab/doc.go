@@ -59,8 +59,10 @@
 // SIGTERM, repeats it to the process group while the server lives (a worker still
 // starting up can miss its master's), sends SIGKILL after 5 s, kills whatever is left
 // of the group and waits until it is gone, then removes the directory if the lab made
-// it. If the test binary dies without cleanup, the kernel kills the servers' main
-// processes (Pdeathsig).
+// it. If the test binary dies without cleanup (a -timeout panic, kill -9, Ctrl-C),
+// a small sh watchdog per server, reading a pipe from the test binary, sees end of
+// file and kills the server's process group; the kernel also sends the main process
+// SIGTERM (Pdeathsig).
 //
 // # Running as root
 //
