@@ -1,0 +1,47 @@
+# Shared by demo.sh and test.sh: install what OpenCSF's lab needs on a
+# Debian 12 machine. Sourced, not run.
+
+# The Debian packages of the servers the lab starts on loopback.
+LAB_PACKAGES=(
+  prosody dovecot-imapd kamailio kamailio-tls-modules radicale tftpd-hpa
+  slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates
+)
+
+# The binaries those packages provide; when all are present we skip apt.
+LAB_BINARIES=(prosody prosodyctl dovecot doveadm kamailio radicale in.tftpd slapd slapadd sipp baresip erl)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+need_go() {
+  if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+    export PATH="/usr/local/go/bin:$PATH"
+  fi
+  command -v go >/dev/null 2>&1 || { log "Go is required (1.26 or later)"; exit 1; }
+}
+
+install_lab_servers() {
+  local missing=()
+  for b in "${LAB_BINARIES[@]}"; do
+    command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || missing+=("$b")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "lab servers already installed"
+    return
+  fi
+  log "installing lab servers (missing: ${missing[*]})"
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "need root and apt-get to install: ${LAB_PACKAGES[*]}"
+    return 1
+  fi
+  # Keep the packages' post-install scripts from starting system-wide
+  # daemons on default ports: the lab starts its own on free ports.
+  local made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=yes
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${LAB_PACKAGES[@]}" >/dev/null
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
