@@ -58,6 +58,10 @@ type Framework struct {
 	settings Settings
 
 	done chan struct{} // closed when the framework has stopped
+
+	life       context.Context // the framework's own lifetime, ended by stop
+	cancelLife context.CancelFunc
+	followers  sync.WaitGroup // Follow goroutines
 }
 
 type entry struct {
@@ -94,6 +98,7 @@ func New(cfg Config) *Framework {
 		done:     make(chan struct{}),
 	}
 	fw.pub = fw.bus.NewPublisher("csf")
+	fw.life, fw.cancelLife = newLife()
 	return fw
 }
 
@@ -333,12 +338,15 @@ func (fw *Framework) Service(name string) (Service, bool) {
 // ApplySettings installs new effective settings after a configuration
 // change and tells the services: each running service reading one of the
 // changed keys is reconfigured in place (see [Reconfigurer]) or restarted.
-// A [ConfigReloaded] event is published first. A nil s with a non-nil
-// loadErr reports a rejected source: the previous settings stay in force.
+// A [ConfigReloaded] event is published first. A non-nil loadErr reports
+// sources that were rejected (their previous values stay in force); it is
+// published as its own ConfigReloaded event. A nil s changes nothing.
 func (fw *Framework) ApplySettings(ctx context.Context, source string, s Settings, changed []string, loadErr error) error {
-	if loadErr != nil || s == nil {
+	if loadErr != nil {
 		Publish(fw.pub, ConfigReloaded{Source: source, Err: loadErr})
 		fw.log.Warn("configuration rejected; previous configuration stays in force", "source", source, "err", loadErr)
+	}
+	if s == nil || (loadErr != nil && len(changed) == 0) {
 		return nil
 	}
 	fw.opMu.Lock()
@@ -392,6 +400,7 @@ func (fw *Framework) Shutdown(ctx context.Context) error {
 func (fw *Framework) Close() error { return fw.stop(nil) }
 
 func (fw *Framework) stop(ctx context.Context) error {
+	fw.endFollowers()
 	fw.opMu.Lock()
 	defer fw.opMu.Unlock()
 	fw.mu.Lock()

@@ -1,0 +1,57 @@
+package csf
+
+import (
+	"context"
+
+	"github.com/opencsf/opencsf/config"
+)
+
+// Follow applies every change w reports (see [Framework.ApplySettings])
+// until w's channel closes or the framework stops: edit a watched file
+// and the affected services pick it up, with no restart of the framework.
+// The framework owns the goroutine and waits for it when it stops; closing
+// w stays the caller's job.
+func (fw *Framework) Follow(w *config.Watcher) {
+	fw.mu.Lock()
+	if fw.closed {
+		fw.mu.Unlock()
+		return
+	}
+	fw.followers.Add(1)
+	fw.mu.Unlock()
+	go func() {
+		defer fw.followers.Done()
+		for {
+			select {
+			case ch, ok := <-w.Changes():
+				if !ok {
+					return
+				}
+				var s Settings
+				if ch.Snapshot != nil {
+					s = ch.Snapshot
+				}
+				for _, warn := range ch.Warnings {
+					fw.log.Warn("configuration warning", "warning", warn.String())
+				}
+				if err := fw.ApplySettings(fw.life, "watch", s, ch.Changed, ch.Err); err != nil {
+					fw.log.Error("applying configuration change", "err", err)
+				}
+			case <-fw.life.Done():
+				return
+			}
+		}
+	}()
+}
+
+// endFollowers stops Follow goroutines before the lifecycle lock is taken,
+// since they take it themselves.
+func (fw *Framework) endFollowers() {
+	fw.cancelLife()
+	fw.followers.Wait()
+}
+
+var _ Settings = (*config.Snapshot)(nil)
+
+// ensure the lifetime context is created with the framework.
+func newLife() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }

@@ -1,0 +1,65 @@
+package csf_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencsf/opencsf/config"
+	"github.com/opencsf/opencsf/csf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Editing a watched config file restarts only the service that reads the
+// changed key; a broken edit is reported and changes nothing.
+func TestFollowConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "user.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("SipRegistrar: 127.0.0.1:5060\nVoicemailFolder: INBOX\n"), 0o600))
+	st := config.NewStore()
+	_, err := st.LoadFile(path, nil)
+	require.NoError(t, err)
+	w, err := st.Watch(&config.WatchOptions{Debounce: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer w.Close()
+
+	j := &journal{}
+	fw := csf.New(csf.Config{Settings: st.Effective()})
+	defer fw.Close()
+	sp := spec(j, "softphone", nil, nil)
+	sp.Keys = []string{config.KeySipRegistrar}
+	require.NoError(t, fw.Register(sp))
+	vm := spec(j, "voicemail", nil, nil)
+	vm.Keys = []string{config.KeyVoicemailFolder}
+	require.NoError(t, fw.Register(vm))
+	require.NoError(t, fw.Start(t.Context()))
+	sub := csf.SubscribeTo[csf.ConfigReloaded](fw.Bus(), 0)
+	defer sub.Close()
+	fw.Follow(w)
+
+	next := func() csf.ConfigReloaded {
+		select {
+		case ev := <-sub.Events():
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no ConfigReloaded event")
+			return csf.ConfigReloaded{}
+		}
+	}
+
+	require.NoError(t, os.WriteFile(path, []byte("SipRegistrar: 127.0.0.1:5070\nVoicemailFolder: INBOX\n"), 0o600))
+	ev := next()
+	require.NoError(t, ev.Err)
+	assert.Equal(t, []string{"SipRegistrar"}, ev.Changed)
+	require.Eventually(t, func() bool {
+		return fw.Snapshot().Services[0].Restarts == 1 && fw.Snapshot().Services[0].State == csf.StateRunning
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 0, fw.Snapshot().Services[1].Restarts, "voicemail untouched")
+
+	require.NoError(t, os.WriteFile(path, []byte("SipRegistrar: [unclosed\n"), 0o600))
+	ev = next()
+	require.Error(t, ev.Err)
+	assert.Contains(t, ev.Err.Error(), "user.yaml")
+	assert.Equal(t, 1, fw.Snapshot().Services[0].Restarts, "a bad file restarts nothing")
+}
