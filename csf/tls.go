@@ -227,7 +227,7 @@ func (t *Trust) Classify(host string, err error) error {
 		}
 		// x509 reports a trusted issuer without the CA bit as an unknown
 		// authority; tell the two apart, since the fixes differ.
-		if t.issuerLacksCABit(leaf) || strings.Contains(err.Error(), "not authorized to sign") {
+		if t.issuerLacksCABit(leaf) || strings.Contains(err.Error(), "not authorized to sign") || strings.Contains(err.Error(), "cannot sign this kind of certificate") {
 			te.Reason = TLSNotCA
 		}
 	default:
