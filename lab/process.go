@@ -75,7 +75,7 @@ func (r *run) startWatchdog(pgid int) error {
 	}
 	w := exec.Command("/bin/sh", "-c", watchdogScript, "opencsf-lab-watchdog", strconv.Itoa(pgid))
 	w.Stdin = pr
-	w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	w.SysProcAttr = groupAttr(false)
 	err = w.Start()
 	pr.Close()
 	if err != nil {
@@ -202,13 +202,7 @@ func (in *instance) start(ctx context.Context) error {
 	cmd := exec.Command(in.argv[0], in.argv[1:]...)
 	cmd.Dir = in.dir
 	cmd.Stdout, cmd.Stderr = logf, logf // files, so no copying goroutines outlive the process
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true, // Close kills the whole group: workers cannot outlive the test
-		// If the test binary dies without cleanup (timeout, kill -9), take the server down
-		// too. SIGTERM, not SIGKILL: Kamailio's workers outlive a killed master, but a
-		// terminated one takes them down.
-		Pdeathsig: syscall.SIGTERM,
-	}
+	cmd.SysProcAttr = groupAttr(true)
 	err = cmd.Start()
 	logf.Close()
 	if err != nil {
@@ -278,7 +272,7 @@ wait:
 		case <-r.done:
 			break wait
 		case <-again.C:
-			_ = syscall.Kill(-pid, syscall.SIGTERM)
+			_ = killGroup(pid, syscall.SIGTERM)
 		case <-t.C:
 			_ = r.cmd.Process.Kill()
 			<-r.done
@@ -287,7 +281,7 @@ wait:
 	}
 	// Workers that outlived their master (or were slow to notice) go too. The group id
 	// is the old main pid; the group exists as long as any member does.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = killGroup(pid, syscall.SIGKILL)
 	waitGroupGone(pid, stopTimeout)
 }
 
@@ -507,6 +501,9 @@ func waitPortsFree(ctx context.Context, ports []int) error {
 // binary finds a server program on PATH or in the sbin directories, which are not on
 // every user's PATH.
 func lookBinary(name string) (string, error) {
+	if !supported {
+		return "", fmt.Errorf("lab: %s: the lab runs servers on Linux only: %w", name, exec.ErrNotFound)
+	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
