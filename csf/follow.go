@@ -55,3 +55,10 @@ var _ Settings = (*config.Snapshot)(nil)
 
 // ensure the lifetime context is created with the framework.
 func newLife() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+
+// TrustFromSettings builds the trust store the configuration names:
+// TrustedCAFile on top of the system roots unless UseSystemTrustStore is
+// off.
+func TrustFromSettings(s *config.Snapshot) (*Trust, error) {
+	return LoadTrust(s.String(config.KeyTrustedCAFile), s.Bool(config.KeyUseSystemTrustStore))
+}
