@@ -2,13 +2,12 @@
 # Debian 12 machine. Sourced, not run.
 
 # The Debian packages of the servers the lab starts on loopback.
+# libopus-dev and pkg-config build the soft phone's Opus codec (cgo).
 LAB_PACKAGES=(
   prosody dovecot-imapd kamailio kamailio-tls-modules radicale tftpd-hpa
   slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates
+  libopus-dev pkg-config
 )
-
-# The binaries those packages provide; when all are present we skip apt.
-LAB_BINARIES=(prosody prosodyctl dovecot doveadm kamailio radicale in.tftpd slapd slapadd sipp baresip erl)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -21,8 +20,8 @@ need_go() {
 
 install_lab_servers() {
   local missing=()
-  for b in "${LAB_BINARIES[@]}"; do
-    command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || missing+=("$b")
+  for p in "${LAB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
     log "lab servers already installed"
