@@ -1,0 +1,17 @@
+// Package audio moves sound in and out of a soft phone call as frames of
+// linear PCM: 16-bit signed samples, mono, at [SampleRate] Hz, [FrameSamples]
+// samples (20 ms) a frame.
+//
+// A call reads what it sends from a [Source] and writes what it receives to
+// a [Sink]. The package has sources for a WAV file ([WAVSource]), a sine tone
+// ([Tone]) and [Silence], sinks for a WAV file ([WAVSink]), for nothing
+// ([Discard]) and for measuring a tone ([ToneDetector], a Goertzel filter).
+// A real sound device is not part of this package and never needed to build
+// or test.
+//
+// # Concurrency
+//
+// A call reads its source from its media loop and writes its sink from its
+// receive loop, one goroutine each; a Source or Sink used by one call needs
+// no locking. [ToneDetector] may be read while it is written.
+package audio
