@@ -1,0 +1,68 @@
+// Package voicemail is the visual voicemail client of OpenCSF: voice
+// messages kept on an IMAP server (as Cisco Unity Connection offered them
+// to CUPC, and as OMTP visual voicemail defines them), listed with typed
+// metadata, played, exported, marked heard and deleted.
+//
+//	c, err := voicemail.Dial(ctx, voicemail.Config{
+//		Server: "vm.example.test:993", UserName: "alice@example.test", Password: pw,
+//	})
+//	list, err := c.List(ctx)
+//	for _, v := range list {
+//		fmt.Println(v.ID, v.CallerName, v.CallerNumber, v.Duration, v.Heard, v.Err)
+//	}
+//	a, err := c.Audio(ctx, list[0].ID)   // streamed, transfer encoding undone
+//	dec, err := voicemail.NewDecoder(a) // PCM, G.711 µ-law or A-law WAV → 16-bit PCM
+//
+// [Conn] is one IMAP session without background work. [Mailbox] is the
+// csf service: it keeps the list in sync in the background (IDLE, with
+// NOOP polling where the server lacks it), reconnects with backoff,
+// publishes events, and keeps a local cache so that a restart shows the
+// list at once.
+//
+// # Messages as voicemail systems write them
+//
+// The list reads, for each message in one UID FETCH, the flags, size,
+// body structure and a fixed set of header fields, then the first bytes
+// of each audio part (one more UID FETCH in all): the caller from
+// caller-ID headers (X-CallerID, X-Asterisk-CallerID…) or From, the date,
+// the duration from Content-Duration (RFC 3803) or the WAV header, urgency
+// from Importance, Priority or X-Priority, privacy from Sensitivity,
+// heard from \Seen (as OMTP maps it). The audio part is found in nested
+// multiparts and attached messages, typed audio/wav, audio/x-wav or any
+// audio/*, or a .wav attachment typed otherwise. Base64 with any line
+// length is accepted. A message without audio, or with audio the client
+// cannot read, is listed with [Voicemail.Err] set, never dropped.
+//
+// # Security
+//
+// The client speaks TLS from the first byte or upgrades with STARTTLS
+// before anything else; it never sends a password in clear. Logins use
+// SASL PLAIN where offered, else LOGIN, both inside TLS. A certificate
+// that does not verify gives a *csf.TLSError naming the reason.
+//
+// # Lifecycle
+//
+// [Dial] connects; [Conn.Logout] says goodbye; [Conn.Close] drops the
+// session. [New] makes a [Mailbox] without I/O; [Mailbox.Start] connects
+// (or shows the cached list and keeps trying), [Mailbox.Shutdown] logs
+// out, [Mailbox.Close] stops at once; a second Close returns an error
+// matching net.ErrClosed.
+//
+// # Events
+//
+// A Mailbox publishes [MessageArrived] for each new message,
+// [MessageRemoved] for each message gone, [CountChanged] whenever the
+// unheard count (the message-waiting indicator) or the total changes, and
+// [Resynced] when the folder was renumbered (UIDVALIDITY changed).
+//
+// # Concurrency
+//
+// Conn and Mailbox methods are safe for concurrent use; a Conn runs one
+// command at a time. An [Audio] holds its session until closed.
+//
+// # Errors
+//
+// Sentinels in errors.go (ErrNoMailbox, ErrNotFound, ErrNoAudio,
+// ErrBadAudio, ErrNoTrash…) match with errors.Is; [MessageError] and
+// [AuthError] carry details for errors.As.
+package voicemail

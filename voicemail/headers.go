@@ -1,0 +1,271 @@
+package voicemail
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"mime"
+	"net/mail"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/encoding/htmlindex"
+)
+
+// listHeaders are the header fields the list fetches; everything the
+// metadata needs, so that listing never reads a message body.
+var listHeaders = []string{
+	"From", "Date", "Subject",
+	"Importance", "Priority", "X-Priority", "X-MSMail-Priority", "Sensitivity",
+	"Content-Duration", "X-Content-Duration", "X-Asterisk-VM-Duration",
+	"X-CallerID", "X-Caller-ID", "X-Cisco-CallerID", "X-Cisco-Caller-ID",
+	"X-Asterisk-CallerID", "X-Asterisk-CallerIDName", "X-Asterisk-CallerIDNum",
+}
+
+// headerMeta is what the header fields say about a message.
+type headerMeta struct {
+	CallerName, CallerNumber string
+	Subject                  string
+	Date                     time.Time
+	Duration                 time.Duration
+	Urgent, Private          bool
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+// parseHeaderBlock parses an RFC 5322 header block (as HEADER.FIELDS
+// returns it). It is lenient: a missing blank line, bare LF line ends or a
+// bad field leave the rest readable. Only a block with no field at all is
+// reported as empty.
+func parseHeaderBlock(raw []byte) textproto.MIMEHeader {
+	if !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\r\n\r\n")) {
+		raw = append(append([]byte(nil), raw...), "\r\n\r\n"...)
+	}
+	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw)))
+	h, err := r.ReadMIMEHeader()
+	if err != nil && h == nil {
+		return textproto.MIMEHeader{}
+	}
+	return h
+}
+
+// parseMeta derives the metadata from header fields.
+func parseMeta(h textproto.MIMEHeader) headerMeta {
+	var m headerMeta
+	m.Subject = decodeWords(h.Get("Subject"))
+	if d := h.Get("Date"); d != "" {
+		if t, err := mail.ParseDate(d); err == nil {
+			m.Date = t
+		}
+	}
+	// Caller: dedicated caller-ID headers first, then From.
+	for _, k := range []string{"X-Cisco-CallerID", "X-Cisco-Caller-ID", "X-CallerID", "X-Caller-ID", "X-Asterisk-CallerID"} {
+		if v := h.Get(k); v != "" {
+			name, num := parseCallerID(decodeWords(v))
+			if m.CallerName == "" {
+				m.CallerName = name
+			}
+			if m.CallerNumber == "" {
+				m.CallerNumber = num
+			}
+		}
+	}
+	if v := h.Get("X-Asterisk-CallerIDName"); v != "" && m.CallerName == "" {
+		m.CallerName = cleanName(decodeWords(v))
+	}
+	if v := h.Get("X-Asterisk-CallerIDNum"); v != "" && m.CallerNumber == "" {
+		m.CallerNumber = cleanNumber(v)
+	}
+	if from := h.Get("From"); from != "" && (m.CallerName == "" || m.CallerNumber == "") {
+		name, num := parseFrom(from)
+		if m.CallerName == "" {
+			m.CallerName = name
+		}
+		if m.CallerNumber == "" {
+			m.CallerNumber = num
+		}
+	}
+	if m.CallerName == m.CallerNumber {
+		m.CallerName = ""
+	}
+	for _, k := range []string{"Content-Duration", "X-Content-Duration", "X-Asterisk-VM-Duration"} {
+		if d, ok := parseDurationHeader(h.Get(k)); ok {
+			m.Duration = d
+			break
+		}
+	}
+	m.Urgent = isUrgent(h)
+	m.Private = strings.EqualFold(strings.TrimSpace(h.Get("Sensitivity")), "private")
+	return m
+}
+
+func isUrgent(h textproto.MIMEHeader) bool {
+	if strings.EqualFold(strings.TrimSpace(h.Get("Importance")), "high") {
+		return true
+	}
+	if strings.EqualFold(strings.TrimSpace(h.Get("Priority")), "urgent") {
+		return true
+	}
+	if strings.EqualFold(strings.TrimSpace(h.Get("X-MSMail-Priority")), "high") {
+		return true
+	}
+	// X-Priority: "1 (Highest)", "2 (High)", "3 (Normal)"…
+	if v := strings.TrimSpace(h.Get("X-Priority")); v != "" {
+		end := 0
+		for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+			end++
+		}
+		if n, err := strconv.Atoi(v[:end]); err == nil && n >= 1 && n <= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// parseDurationHeader reads a duration in seconds: "17", "17.5", or "17 s".
+// Values above a day are refused as absurd.
+func parseDurationHeader(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	v = strings.TrimSuffix(strings.TrimSuffix(v, "s"), " ")
+	if v == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 86400 || f != f {
+		return 0, false
+	}
+	return time.Duration(f * float64(time.Second)), true
+}
+
+// parseCallerID reads the caller-ID forms voicemail systems write:
+// `"Name" <5551234>`, `Name <5551234>`, `<5551234>`, `5551234`, `Name`.
+func parseCallerID(v string) (name, number string) {
+	v = strings.TrimSpace(v)
+	if i := strings.LastIndexByte(v, '<'); i >= 0 {
+		j := strings.IndexByte(v[i:], '>')
+		inner := v[i+1:]
+		if j >= 0 {
+			inner = v[i+1 : i+j]
+		}
+		return cleanName(v[:i]), numberFrom(inner)
+	}
+	if n := cleanNumber(v); n != "" && looksLikeNumber(v) {
+		return "", n
+	}
+	return cleanName(v), ""
+}
+
+// parseFrom reads caller name and number from a From header: the display
+// name, and the number as the address's local part when it is a number
+// (5551234@vm.example, +15551234@…), else a number in the display name.
+func parseFrom(v string) (name, number string) {
+	addr, err := addrParser.Parse(v)
+	if err != nil {
+		// Not RFC 5322: fall back to the caller-ID forms.
+		return parseCallerID(decodeWords(v))
+	}
+	name = cleanName(addr.Name)
+	local := addr.Address
+	if i := strings.LastIndexByte(local, '@'); i >= 0 {
+		local = local[:i]
+	}
+	if looksLikeNumber(local) {
+		number = cleanNumber(local)
+	} else if looksLikeNumber(name) {
+		number, name = cleanNumber(name), ""
+	}
+	return name, number
+}
+
+// numberFrom extracts a number from an address or URI such as
+// "sip:5551234@pbx", "tel:+1555", "5551234@vm" or "5551234".
+func numberFrom(s string) string {
+	s = strings.TrimSpace(s)
+	for _, p := range []string{"sip:", "sips:", "tel:"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			s = s[len(p):]
+		}
+	}
+	if i := strings.IndexAny(s, "@;"); i >= 0 {
+		s = s[:i]
+	}
+	if looksLikeNumber(s) {
+		return cleanNumber(s)
+	}
+	return ""
+}
+
+// looksLikeNumber reports whether s is a dialable number with the usual
+// punctuation: at least two digits and nothing but digits, + * # and
+// separators.
+func looksLikeNumber(s string) bool {
+	digits := 0
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune("+*#-. ()/", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 2
+}
+
+// cleanNumber keeps digits, a leading +, * and #.
+func cleanNumber(s string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9', r == '*', r == '#':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func cleanName(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = strings.ReplaceAll(s[1:len(s)-1], `\"`, `"`)
+	}
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "unknown") || strings.EqualFold(s, "anonymous") {
+		return ""
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// decodeWords decodes RFC 2047 encoded words, leaving the text as it is
+// when they are malformed or in an unknown charset.
+func decodeWords(s string) string {
+	if !strings.Contains(s, "=?") {
+		return strings.TrimSpace(s)
+	}
+	d, err := wordDecoder.DecodeHeader(s)
+	if err != nil {
+		return strings.TrimSpace(s)
+	}
+	return strings.TrimSpace(d)
+}
+
+var addrParser = &mail.AddressParser{WordDecoder: wordDecoder}
+
+// charsetReader decodes the charsets mime does not know (windows-1252,
+// iso-8859-15…) with golang.org/x/text.
+func charsetReader(charset string, input io.Reader) (io.Reader, error) {
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return nil, err
+	}
+	return enc.NewDecoder().Reader(input), nil
+}

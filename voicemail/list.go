@@ -1,0 +1,378 @@
+package voicemail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// Snapshot is the voicemail folder's state at one moment: what a re-sync
+// starts from.
+type Snapshot struct {
+	// UIDValidity identifies the folder's UID numbering (RFC 3501 section
+	// 2.3.1.1); when it changes every ID is void.
+	UIDValidity uint32
+	// UIDNext is the UID the next message will get.
+	UIDNext uint32
+	// HighestModSeq is the folder's CONDSTORE modification sequence
+	// (RFC 7162), 0 when the server lacks CONDSTORE.
+	HighestModSeq uint64
+	// Messages are in ID order, oldest first.
+	Messages []Voicemail
+}
+
+// Find returns the message with id.
+func (s *Snapshot) Find(id ID) (*Voicemail, bool) {
+	if s == nil {
+		return nil, false
+	}
+	i, ok := slices.BinarySearchFunc(s.Messages, id, func(v Voicemail, id ID) int { return int(int64(v.ID) - int64(id)) })
+	if !ok {
+		return nil, false
+	}
+	return &s.Messages[i], true
+}
+
+// probeSize is how many encoded bytes of each audio part the list reads
+// to learn its codec and length: 1024 base64 characters hold 768 bytes,
+// room for the RIFF, fmt and data chunk headers and a small LIST chunk.
+const probeSize = 1024
+
+// List returns every message in the folder with its metadata. Messages
+// that could not be read fully are in the list with Err set. An error is
+// returned only when the server could not be asked (then the messages
+// read before the failure are returned with it).
+func (vc *Conn) List(ctx context.Context) ([]Voicemail, error) {
+	s, err := vc.Sync(ctx, nil)
+	if s == nil {
+		return nil, err
+	}
+	return s.Messages, err
+}
+
+// Sync brings prev up to date and returns the new state; prev nil or of
+// another UIDVALIDITY means a full listing. Otherwise only new messages
+// are fetched, expunged ones dropped, and flags refreshed: with CONDSTORE
+// only those changed since prev.HighestModSeq (RFC 7162 CHANGEDSINCE). The
+// Messages of prev are not modified.
+func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
+	end, err := vc.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	vc.selected = "" // re-select to learn UIDNEXT and HIGHESTMODSEQ afresh
+	if err := vc.selectLocked(vc.cfg.Folder); err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	next := &Snapshot{UIDValidity: vc.sel.UIDValidity, UIDNext: vc.sel.UIDNext, HighestModSeq: vc.sel.HighestModSeq}
+	if prev == nil || prev.UIDValidity != next.UIDValidity {
+		if prev != nil {
+			vc.log.Info("voicemail folder renumbered", "old_uidvalidity", prev.UIDValidity, "uidvalidity", next.UIDValidity)
+		}
+		var set imap.UIDSet
+		set.AddRange(1, 0)
+		next.Messages, err = vc.fetchMeta(set)
+		return next, ctxErr(ctx, err)
+	}
+	// Which messages exist now?
+	opts := &imap.SearchOptions{}
+	if vc.c.Caps().Has(imap.CapESearch) {
+		opts.ReturnAll = true
+	}
+	sd, err := vc.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: sync: search: %w", ctxErr(ctx, err))
+	}
+	present := map[ID]bool{}
+	for _, uid := range sd.AllUIDs() {
+		present[ID(uid)] = true
+	}
+	have := map[ID]bool{}
+	msgs := make([]Voicemail, 0, len(present))
+	for _, m := range prev.Messages {
+		if present[m.ID] {
+			msgs = append(msgs, m)
+			have[m.ID] = true
+		}
+	}
+	var fresh imap.UIDSet
+	for id := range present {
+		if !have[id] {
+			fresh.AddNum(imap.UID(id))
+		}
+	}
+	// Flags: only what changed since prev with CONDSTORE, else all.
+	if len(msgs) > 0 && (!vc.condstore || prev.HighestModSeq == 0 || next.HighestModSeq != prev.HighestModSeq) {
+		var all imap.UIDSet
+		all.AddRange(1, 0)
+		fo := &imap.FetchOptions{UID: true, Flags: true}
+		if vc.condstore && prev.HighestModSeq > 0 {
+			fo.ModSeq = true
+			fo.ChangedSince = prev.HighestModSeq
+		}
+		bufs, err := vc.c.Fetch(all, fo).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("voicemail: sync: flags: %w", ctxErr(ctx, err))
+		}
+		flags := make(map[ID][]imap.Flag, len(bufs))
+		for _, b := range bufs {
+			flags[ID(b.UID)] = b.Flags
+		}
+		for i := range msgs {
+			if f, ok := flags[msgs[i].ID]; ok {
+				msgs[i].setFlags(f)
+			}
+		}
+	}
+	if len(fresh) > 0 {
+		added, err := vc.fetchMeta(fresh)
+		msgs = append(msgs, added...)
+		if err != nil {
+			sortByID(msgs)
+			next.Messages = msgs
+			return next, ctxErr(ctx, err)
+		}
+	}
+	sortByID(msgs)
+	next.Messages = msgs
+	return next, nil
+}
+
+func sortByID(m []Voicemail) {
+	slices.SortFunc(m, func(a, b Voicemail) int { return int(int64(a.ID) - int64(b.ID)) })
+}
+
+func (v *Voicemail) setFlags(flags []imap.Flag) {
+	v.Heard, v.Deleted = false, false
+	for _, f := range flags {
+		switch {
+		case strings.EqualFold(string(f), string(imap.FlagSeen)):
+			v.Heard = true
+		case strings.EqualFold(string(f), string(imap.FlagDeleted)):
+			v.Deleted = true
+		}
+	}
+}
+
+// fetchMeta lists the messages in set: one UID FETCH for flags, size,
+// structure and header fields, then one per audio part position for the
+// start of each audio part. Called with mu held.
+func (vc *Conn) fetchMeta(set imap.UIDSet) ([]Voicemail, error) {
+	headerSection := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: listHeaders, Peek: true}
+	opts := &imap.FetchOptions{
+		UID: true, Flags: true, RFC822Size: true, InternalDate: true, ModSeq: vc.condstore,
+		BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+		BodySection:   []*imap.FetchItemBodySection{headerSection},
+	}
+	cmd := vc.c.Fetch(set, opts)
+	var out []Voicemail
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		buf, err := msg.Collect()
+		if err != nil || buf.UID == 0 {
+			continue // the command's error below says what went wrong
+		}
+		out = append(out, buildVoicemail(buf, buf.FindBodySection(headerSection)))
+	}
+	if err := cmd.Close(); err != nil {
+		sortByID(out)
+		return out, fmt.Errorf("voicemail: list: %w", err)
+	}
+	sortByID(out)
+	return out, vc.probeAudio(out)
+}
+
+// buildVoicemail turns fetched data into a Voicemail. It never fails:
+// problems become the message's Err.
+func buildVoicemail(buf *imapclient.FetchMessageBuffer, header []byte) Voicemail {
+	v := Voicemail{ID: ID(buf.UID), Size: buf.RFC822Size, modSeq: buf.ModSeq}
+	v.setFlags(buf.Flags)
+	meta := parseMeta(parseHeaderBlock(header))
+	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
+	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
+	v.Date = meta.Date
+	if v.Date.IsZero() {
+		v.Date = buf.InternalDate
+	}
+	if buf.BodyStructure == nil {
+		v.Err = &MessageError{ID: v.ID, Err: errors.New("server sent no body structure")}
+		return v
+	}
+	path, part := findAudio(buf.BodyStructure, nil)
+	if part == nil {
+		v.Err = &MessageError{ID: v.ID, Err: ErrNoAudio}
+		return v
+	}
+	v.HasAudio = true
+	v.part = path
+	v.encoding = part.Encoding
+	v.AudioSize = int64(part.Size)
+	v.Format.MIMEType = part.MediaType()
+	return v
+}
+
+// findAudio returns the IMAP part path of the first audio part, looking
+// into nested multiparts and attached messages (a forwarded voicemail).
+func findAudio(bs imap.BodyStructure, prefix []int) ([]int, *imap.BodyStructureSinglePart) {
+	var fallback []int
+	var fallbackPart *imap.BodyStructureSinglePart
+	var walk func(bs imap.BodyStructure, path []int, depth int) ([]int, *imap.BodyStructureSinglePart)
+	walk = func(bs imap.BodyStructure, path []int, depth int) ([]int, *imap.BodyStructureSinglePart) {
+		if depth > 20 {
+			return nil, nil
+		}
+		switch bs := bs.(type) {
+		case *imap.BodyStructureMultiPart:
+			for i, child := range bs.Children {
+				if p, part := walk(child, append(slices.Clone(path), i+1), depth+1); part != nil {
+					return p, part
+				}
+			}
+		case *imap.BodyStructureSinglePart:
+			if len(path) == 0 {
+				path = []int{1}
+			}
+			switch {
+			case strings.EqualFold(bs.Type, "audio"):
+				return path, bs
+			case isWAVName(bs.Filename()) && fallbackPart == nil:
+				fallback, fallbackPart = path, bs
+			case bs.MessageRFC822 != nil && bs.MessageRFC822.BodyStructure != nil:
+				inner := bs.MessageRFC822.BodyStructure
+				if _, single := inner.(*imap.BodyStructureSinglePart); single {
+					return walk(inner, append(slices.Clone(path), 1), depth+1)
+				}
+				return walk(inner, path, depth+1)
+			}
+		}
+		return nil, nil
+	}
+	if p, part := walk(bs, prefix, 0); part != nil {
+		return p, part
+	}
+	return fallback, fallbackPart
+}
+
+func isWAVName(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".wav") || strings.HasSuffix(n, ".wave")
+}
+
+// isWAV reports whether the part should hold a WAV file.
+func (v *Voicemail) isWAV() bool {
+	switch v.Format.MIMEType {
+	case "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/vnd.wav", "audio/x-pn-wav":
+		return true
+	}
+	return !strings.HasPrefix(v.Format.MIMEType, "audio/") // a .wav attachment typed as something else
+}
+
+func partString(p []int) string {
+	s := make([]string, len(p))
+	for i, n := range p {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ".")
+}
+
+// probeAudio reads the start of every WAV part: one UID FETCH per part
+// position (almost always one in all). Called with mu held.
+func (vc *Conn) probeAudio(msgs []Voicemail) error {
+	groups := map[string][]int{} // part path → indexes into msgs
+	var order []string
+	for i := range msgs {
+		v := &msgs[i]
+		if !v.HasAudio || !v.isWAV() || v.Err != nil {
+			continue
+		}
+		k := partString(v.part)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		idx := groups[k]
+		part := msgs[idx[0]].part
+		mimeSection := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierMIME, Part: part, Peek: true}
+		bodySection := &imap.FetchItemBodySection{Part: part, Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: probeSize}}
+		var set imap.UIDSet
+		byID := make(map[ID]int, len(idx))
+		for _, i := range idx {
+			set.AddNum(imap.UID(msgs[i].ID))
+			byID[msgs[i].ID] = i
+		}
+		cmd := vc.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{mimeSection, bodySection}})
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			buf, err := msg.Collect()
+			if err != nil {
+				continue
+			}
+			i, ok := byID[ID(buf.UID)]
+			if !ok {
+				continue
+			}
+			applyProbe(&msgs[i], buf.FindBodySection(mimeSection), buf.FindBodySection(bodySection))
+		}
+		if err := cmd.Close(); err != nil {
+			return fmt.Errorf("voicemail: list: audio headers: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyProbe fills in format and duration from the audio part's MIME
+// header and first bytes.
+func applyProbe(v *Voicemail, mimeHeader, prefix []byte) {
+	if len(mimeHeader) > 0 && v.Duration == 0 {
+		h := parseHeaderBlock(mimeHeader)
+		for _, k := range []string{"Content-Duration", "X-Content-Duration"} {
+			if d, ok := parseDurationHeader(h.Get(k)); ok {
+				v.Duration = d
+				break
+			}
+		}
+	}
+	data := decodePrefix(prefix, v.encoding)
+	h, err := parseWAVHeader(data)
+	switch {
+	case err == nil || (errors.Is(err, errShortWAV) && h.format.Encoding != EncodingUnknown):
+		mt := v.Format.MIMEType
+		v.Format = h.format
+		v.Format.MIMEType = mt
+		if v.Duration == 0 {
+			size := h.dataSize
+			if size < 0 || err != nil {
+				size = estimateDecoded(v.AudioSize, prefix, v.encoding) - h.dataOffset
+			}
+			v.Duration = h.duration(size)
+		}
+	case errors.Is(err, errShortWAV):
+		if len(prefix) < probeSize && int64(len(prefix)) >= v.AudioSize {
+			v.Err = &MessageError{ID: v.ID, Err: fmt.Errorf("%w: truncated header", ErrBadAudio)}
+		}
+	default:
+		v.Err = &MessageError{ID: v.ID, Err: err}
+	}
+}
+
+// estimateDecoded estimates the decoded size of an encoded part of size
+// bytes from the ratio of data characters in its first bytes.
+func estimateDecoded(size int64, prefix []byte, encoding string) int64 {
+	if !strings.EqualFold(strings.TrimSpace(encoding), "base64") || len(prefix) == 0 {
+		return size
+	}
+	n := 0
+	for _, c := range prefix {
+		if isB64(c) && c != '=' {
+			n++
+		}
+	}
+	return size * int64(n) / int64(len(prefix)) * 3 / 4
+}

@@ -1,0 +1,74 @@
+package voicemail
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// b64Filter passes only base64 alphabet and padding, so that line breaks
+// of any length, stray spaces and tabs (seen from real voicemail systems)
+// do not stop the decoder.
+type b64Filter struct{ r io.Reader }
+
+func (f b64Filter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		k := 0
+		for _, c := range p[:n] {
+			if isB64(c) {
+				p[k] = c
+				k++
+			}
+		}
+		if k > 0 || err != nil {
+			return k, err
+		}
+	}
+}
+
+func isB64(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
+}
+
+// decodeTransfer undoes a Content-Transfer-Encoding on a stream.
+func decodeTransfer(r io.Reader, encoding string) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, b64Filter{r: bufio.NewReaderSize(r, 8192)})
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	default: // 7bit, 8bit, binary, or unknown: as is
+		return r
+	}
+}
+
+// decodePrefix decodes the first bytes of an encoded part, fetched with a
+// partial range, ignoring the incomplete tail.
+func decodePrefix(b []byte, encoding string) []byte {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "base64":
+		clean := make([]byte, 0, len(b))
+		for _, c := range b {
+			if isB64(c) && c != '=' {
+				clean = append(clean, c)
+			} else if c == '=' {
+				break
+			}
+		}
+		clean = clean[:len(clean)/4*4]
+		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		n, _ := base64.StdEncoding.Decode(out, clean)
+		return out[:n]
+	case "quoted-printable":
+		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(b)))
+		return out
+	default:
+		return b
+	}
+}
