@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -36,7 +37,10 @@ type Conn struct {
 	sel       Snapshot   // state of Folder as last selected (UIDs not filled)
 	condstore bool
 	trash     *string // resolved Trash folder ("" = none); nil = not looked up
-	closed    bool
+
+	// closed is set by Logout and Close; Close does not take mu, so that
+	// it works while an Audio or an IDLE holds the session.
+	closed atomic.Bool
 
 	tlsMu    sync.Mutex // guards tlsState
 	tlsState *tls.ConnectionState
@@ -189,7 +193,7 @@ func ctxErr(ctx context.Context, err error) error {
 // begin locks the connection for one operation bounded by ctx.
 func (vc *Conn) begin(ctx context.Context) (end func(), err error) {
 	vc.mu.Lock()
-	if vc.closed {
+	if vc.closed.Load() {
 		vc.mu.Unlock()
 		return nil, fmt.Errorf("voicemail: %w", net.ErrClosed)
 	}
@@ -257,7 +261,9 @@ func (vc *Conn) Logout(ctx context.Context) error {
 		return err
 	}
 	defer end()
-	vc.closed = true
+	if vc.closed.Swap(true) {
+		return fmt.Errorf("voicemail: %w", net.ErrClosed)
+	}
 	err = vc.c.Logout().Wait()
 	cerr := vc.c.Close()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -270,15 +276,10 @@ func (vc *Conn) Logout(ctx context.Context) error {
 // Close drops the session at once. A second call returns an error
 // matching net.ErrClosed.
 func (vc *Conn) Close() error {
-	vc.mu.Lock()
-	if vc.closed {
-		vc.mu.Unlock()
+	if vc.closed.Swap(true) {
 		return fmt.Errorf("voicemail: %w", net.ErrClosed)
 	}
-	vc.closed = true
-	c := vc.c
-	vc.mu.Unlock()
-	return closeClient(c)
+	return closeClient(vc.c)
 }
 
 // closeClient closes without waiting on the connection lock, which an
@@ -334,11 +335,13 @@ func (vc *Conn) waitChange(ctx context.Context, refresh, poll time.Duration) (bo
 			return false, nil
 		}
 	}
-	end, err := vc.begin(ctx)
-	if err != nil {
-		return false, err
+	// Not begin: a cancelled ctx ends the IDLE politely (DONE) and keeps
+	// the session for a LOGOUT, rather than dropping it.
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if vc.closed.Load() {
+		return false, fmt.Errorf("voicemail: %w", net.ErrClosed)
 	}
-	defer end()
 	idle, err := vc.c.Idle()
 	if err != nil {
 		return false, fmt.Errorf("voicemail: idle: %w", ctxErr(ctx, err))

@@ -294,5 +294,3 @@ func (vc *Conn) Undelete(ctx context.Context, trashID ID) (ID, error) {
 	}
 	return id, nil
 }
-
-

@@ -1,0 +1,195 @@
+package voicemail
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/lab"
+)
+
+// waitFor returns the next event of type E, skipping others.
+func waitFor[E csf.Event](t testing.TB, sub *csf.Subscription, within time.Duration) E {
+	t.Helper()
+	timer := time.NewTimer(within)
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-sub.Events():
+			if e, ok := ev.(E); ok {
+				return e
+			}
+		case <-timer.C:
+			var zero E
+			t.Fatalf("no %T within %s", zero, within)
+			return zero
+		case <-t.Context().Done():
+			t.FailNow()
+		}
+	}
+}
+
+func startMailbox(t *testing.T, cfg Config) (*csf.Framework, *csf.Subscription, *Mailbox) {
+	t.Helper()
+	fw := csf.New(csf.Config{})
+	require.NoError(t, fw.Register(Spec(cfg)))
+	sub := fw.Subscribe(&csf.SubscribeOptions{QueueLen: 1024})
+	t.Cleanup(func() {
+		sub.Close()
+		fw.Close()
+	})
+	require.NoError(t, fw.Start(t.Context()))
+	svc, ok := fw.Service("voicemail")
+	require.True(t, ok)
+	m := svc.(*Mailbox)
+	require.True(t, m.Health().Healthy, "%+v", m.Health())
+	return fw, sub, m
+}
+
+func TestIntegrationMailbox(t *testing.T) {
+	d := lab.Dovecot(t, nil)
+	wav := testWAV(EncodingMuLaw, 8000, 1)
+
+	t.Run("IdleNotification", func(t *testing.T) {
+		cfg := labConfig(t, d, "alice", false)
+		require.NoError(t, d.Deliver("alice", buildMsg(msgSpec{Audio: wav})))
+		_, sub, m := startMailbox(t, cfg)
+		c := waitFor[CountChanged](t, sub, 5*time.Second)
+		assert.Equal(t, 1, c.Unheard)
+		assert.Len(t, m.Messages(), 1)
+
+		var lat []time.Duration
+		for i := range 5 {
+			began := time.Now()
+			require.NoError(t, d.Deliver("alice", buildMsg(msgSpec{Audio: wav, From: `"Dan" <5550100@vm.example.test>`})))
+			ev := waitFor[MessageArrived](t, sub, 10*time.Second)
+			lat = append(lat, time.Since(began))
+			assert.Equal(t, "5550100", ev.Message.CallerNumber)
+			assert.Equal(t, time.Second, ev.Message.Duration)
+			cc := waitFor[CountChanged](t, sub, 5*time.Second)
+			assert.Equal(t, i+2, cc.Unheard)
+		}
+		t.Logf("delivery to MessageArrived latency: %v", lat)
+
+		// Heard through the service: the IDLE session sees the flag change.
+		list := m.Messages()
+		require.NoError(t, m.SetHeard(t.Context(), list[0].ID, true))
+		ch := waitFor[MessageChanged](t, sub, 5*time.Second)
+		assert.True(t, ch.Message.Heard)
+		cc := waitFor[CountChanged](t, sub, 5*time.Second)
+		assert.Equal(t, 5, cc.Unheard)
+
+		_, err := m.Delete(t.Context(), list[1].ID)
+		require.NoError(t, err)
+		rm := waitFor[MessageRemoved](t, sub, 5*time.Second)
+		assert.Equal(t, list[1].ID, rm.ID)
+
+		a, err := m.Audio(t.Context(), list[2].ID)
+		require.NoError(t, err)
+		dec, err := NewDecoder(a)
+		require.NoError(t, err)
+		st, err := Measure(dec)
+		require.NoError(t, err)
+		require.NoError(t, a.Close())
+		assert.Equal(t, time.Second, st.Duration)
+		h := m.Health()
+		assert.NotNil(t, h.TLS)
+		assert.EqualValues(t, 5, h.Counters["messages"])
+	})
+
+	t.Run("ResyncAfterRestart", func(t *testing.T) {
+		cfg := labConfig(t, d, "bob", false)
+		cfg.ReconnectBase, cfg.ReconnectMax = 50*time.Millisecond, 500*time.Millisecond
+		require.NoError(t, d.Deliver("bob", buildMsg(msgSpec{Audio: wav})))
+		_, sub, m := startMailbox(t, cfg)
+		waitFor[CountChanged](t, sub, 5*time.Second)
+		require.NoError(t, d.Restart(t.Context()))
+		// Delivered while we reconnect: the re-sync must find it.
+		require.NoError(t, d.Deliver("bob", buildMsg(msgSpec{Audio: wav})))
+		ev := waitFor[MessageArrived](t, sub, 20*time.Second)
+		assert.NotZero(t, ev.Message.ID)
+		assert.Len(t, m.Messages(), 2)
+		assert.GreaterOrEqual(t, m.Health().Counters["reconnects"], int64(1))
+	})
+
+	t.Run("UIDValidityChange", func(t *testing.T) {
+		cfg := labConfig(t, d, "carol", false)
+		cfg.ReconnectBase, cfg.ReconnectMax = 50*time.Millisecond, 500*time.Millisecond
+		require.NoError(t, d.Deliver("carol", buildMsg(msgSpec{Audio: wav})))
+		_, sub, m := startMailbox(t, cfg)
+		waitFor[CountChanged](t, sub, 5*time.Second)
+		before := m.Messages()
+		require.Len(t, before, 1)
+		// Dovecot renumbers a maildir whose uidlist is gone.
+		box := filepath.Join(d.Dir, "mail", "carol@example.test")
+		require.NoError(t, os.Remove(filepath.Join(box, "dovecot-uidlist")))
+		for _, f := range []string{"dovecot.index", "dovecot.index.cache", "dovecot.index.log"} {
+			os.Remove(filepath.Join(box, f))
+		}
+		require.NoError(t, d.Restart(t.Context()))
+		ev := waitFor[Resynced](t, sub, 20*time.Second)
+		assert.Equal(t, 1, ev.Total)
+		after := m.Messages()
+		require.Len(t, after, 1)
+		assert.Equal(t, before[0].CallerNumber, after[0].CallerNumber)
+	})
+
+	t.Run("CacheShowsListAtOnce", func(t *testing.T) {
+		cfg := labConfig(t, d, "alice", false)
+		cfg.CacheFile = filepath.Join(t.TempDir(), "vm.json")
+		fw, _, m := startMailbox(t, cfg)
+		n := len(m.Messages())
+		require.NotZero(t, n)
+		require.NoError(t, fw.Shutdown(t.Context()))
+		_, err := os.Stat(cfg.CacheFile)
+		require.NoError(t, err)
+
+		// Unreachable server: the cached list shows anyway.
+		snap, err := loadCache(cfg.CacheFile, mustCheck(t, cfg))
+		require.NoError(t, err)
+		require.NotNil(t, snap)
+		dead := cfg
+		dead.Server = deadAddr(t)
+		dead.CacheFile = filepath.Join(t.TempDir(), "dead.json")
+		require.NoError(t, saveCache(dead.CacheFile, mustCheck(t, dead), snap))
+		m2, err := New(dead)
+		require.NoError(t, err)
+		require.NoError(t, m2.Start(t.Context()))
+		assert.Len(t, m2.Messages(), n)
+		assert.False(t, m2.Health().Healthy)
+		require.NoError(t, m2.Close())
+
+		cfg.Server = labConfig(t, d, "alice", false).Server
+		m3, err := New(cfg)
+		require.NoError(t, err)
+		began := time.Now()
+		require.NoError(t, m3.Start(t.Context()))
+		assert.Len(t, m3.Messages(), n)
+		t.Logf("start to list from cache: %v", time.Since(began))
+		require.NoError(t, m3.Shutdown(t.Context()))
+		assert.Error(t, m3.Close())
+	})
+}
+
+func mustCheck(t testing.TB, cfg Config) Config {
+	t.Helper()
+	c, err := cfg.check()
+	require.NoError(t, err)
+	return c
+}
+
+// deadAddr returns a loopback address nobody listens on.
+func deadAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
