@@ -1,0 +1,131 @@
+package softphone
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/opencsf/opencsf/config"
+	"github.com/opencsf/opencsf/csf"
+)
+
+// Account is who the phone registers as.
+type Account struct {
+	User     string        // required: the user part of the address of record (alice)
+	Domain   string        // required: the domain (example.test)
+	Password config.Secret // digest password; empty means no authentication
+	// AuthUser is the digest user name; empty means User.
+	AuthUser string
+	// DisplayName goes into From; empty means none.
+	DisplayName string
+}
+
+// AOR returns the address of record, sip:user@domain.
+func (a Account) AOR() string { return "sip:" + a.User + "@" + a.Domain }
+
+// Config configures a [Phone]. Fields left zero take the default in their
+// comment.
+type Config struct {
+	Account Account // required
+	// Registrar is the registrar and outbound proxy as host:port; required.
+	Registrar string
+	// Transport is "udp", "tcp" or "tls"; empty means "udp".
+	Transport string
+	// TLS configures TLS; nil means system roots with verification on.
+	TLS *tls.Config
+	// Trust classifies TLS failures for diagnostics; nil means none.
+	Trust *csf.Trust
+	// ListenIP is the local address for SIP and RTP; empty means the
+	// address the system routes to the registrar from.
+	ListenIP string
+	// Expires is the registration lifetime asked for; 0 means one hour.
+	// The phone refreshes at half the lifetime the registrar grants.
+	Expires time.Duration
+	// NoRegister makes Start skip registration (a phone that only calls
+	// out through a proxy that does not require it, or a peer to peer test).
+	NoRegister bool
+	// Codecs lists the audio codecs offered, in preference order, from
+	// "PCMU" and "PCMA"; empty means both, PCMU first.
+	Codecs []string
+	// UserAgent is the User-Agent header; empty means "OpenCSF".
+	UserAgent string
+	// Logger receives logs; nil means discard. Wire traces are at Debug
+	// with authorization headers scrubbed.
+	Logger *slog.Logger
+	// Events publishes the phone's events; nil means they are dropped.
+	Events *csf.Publisher
+	// RingTimeout bounds how long an outgoing call rings; 0 means 2 minutes.
+	RingTimeout time.Duration
+}
+
+func (c *Config) validate() error {
+	if c.Account.User == "" {
+		return fmt.Errorf("softphone: Config.Account.User is required")
+	}
+	if c.Account.Domain == "" {
+		return fmt.Errorf("softphone: Config.Account.Domain is required")
+	}
+	if c.Registrar == "" {
+		return fmt.Errorf("softphone: Config.Registrar is required")
+	}
+	if _, _, err := net.SplitHostPort(c.Registrar); err != nil {
+		return fmt.Errorf("softphone: Config.Registrar %q: %w", c.Registrar, err)
+	}
+	c.Transport = strings.ToLower(c.Transport)
+	switch c.Transport {
+	case "":
+		c.Transport = "udp"
+	case "udp", "tcp", "tls":
+	default:
+		return fmt.Errorf("softphone: Config.Transport %q: want udp, tcp or tls", c.Transport)
+	}
+	if c.Expires == 0 {
+		c.Expires = time.Hour
+	}
+	if c.Expires < 0 {
+		return fmt.Errorf("softphone: Config.Expires %v is negative", c.Expires)
+	}
+	if len(c.Codecs) == 0 {
+		c.Codecs = []string{"PCMU", "PCMA"}
+	}
+	for _, n := range c.Codecs {
+		if _, ok := codecByName(n); !ok {
+			return fmt.Errorf("softphone: Config.Codecs: unknown codec %q", n)
+		}
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "OpenCSF"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = 2 * time.Minute
+	}
+	if c.ListenIP != "" && net.ParseIP(c.ListenIP) == nil {
+		return fmt.Errorf("softphone: Config.ListenIP %q is not an IP address", c.ListenIP)
+	}
+	return nil
+}
+
+// ConfigFromSettings maps the framework's configuration keys (SipRegistrar,
+// SipTransport, SipUserName or UserName, SipPassword or Password, Domain)
+// onto a Config. Fields the keys do not cover stay zero.
+func ConfigFromSettings(s *config.Snapshot) Config {
+	user := s.String("SipUserName")
+	if user == "" {
+		user = s.String("UserName")
+	}
+	pw := s.Secret("SipPassword")
+	if pw == "" {
+		pw = s.Secret("Password")
+	}
+	return Config{
+		Account:   Account{User: user, Domain: s.String("Domain"), Password: pw},
+		Registrar: s.String("SipRegistrar"),
+		Transport: s.String("SipTransport"),
+	}
+}

@@ -1,0 +1,688 @@
+package softphone
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"github.com/opencsf/opencsf/softphone/audio"
+	"github.com/opencsf/opencsf/softphone/internal/g711"
+)
+
+const (
+	frameDur       = 20 * time.Millisecond
+	rtcpInterval   = 5 * time.Second
+	jitterSlots    = 64 // power of two
+	jitterStart    = 2  // frames buffered before playout starts (40 ms)
+	idleResetTicks = 10 // ticks without packets after which playout restarts
+	dtmfFrames     = 5  // 100 ms tone per digit
+	dtmfGapFrames  = 3  // then 60 ms pause
+)
+
+// Stats are a call's media quality figures (RFC 3550 section 6.4).
+type Stats struct {
+	Codec           string
+	PacketsSent     uint64
+	PacketsReceived uint64
+	// PacketsLost is expected minus received from the highest sequence
+	// number seen (RFC 3550 appendix A.3).
+	PacketsLost int64
+	// Concealed counts playout frames with no packet (lost or late).
+	Concealed uint64
+	// Late counts packets that arrived after their playout time.
+	Late uint64
+	// Jitter is the interarrival jitter estimate (RFC 3550 appendix A.8).
+	Jitter time.Duration
+	// RTT is the round trip time from RTCP (RFC 3550 section 6.4.1), 0
+	// until a report about our stream has come back.
+	RTT time.Duration
+	// RemoteLost and RemoteFractionLost are what the far end reports
+	// about our stream in RTCP.
+	RemoteLost         int64
+	RemoteFractionLost float64
+	// RemoteJitter is the far end's jitter estimate of our stream.
+	RemoteJitter time.Duration
+	// SendLate counts frames sent more than 5 ms off schedule.
+	SendLate uint64
+}
+
+// mediaEngine paces every stream of a phone from one loop: one timer for
+// all calls rather than a goroutine and ticker per stream.
+type mediaEngine struct {
+	p  *Phone
+	mu sync.Mutex // guards streams
+	// streams in the order added; a stream is removed when its call ends.
+	streams []*stream
+}
+
+func newMediaEngine(p *Phone) (*mediaEngine, error) { return &mediaEngine{p: p}, nil }
+
+func (m *mediaEngine) add(s *stream) {
+	m.mu.Lock()
+	m.streams = append(m.streams, s)
+	m.mu.Unlock()
+}
+
+func (m *mediaEngine) remove(s *stream) {
+	m.mu.Lock()
+	for i, x := range m.streams {
+		if x == s {
+			m.streams = append(m.streams[:i], m.streams[i+1:]...)
+			break
+		}
+	}
+	m.mu.Unlock()
+}
+
+// run ticks every 20 ms on a monotonic schedule until ctx ends.
+func (m *mediaEngine) run(ctx context.Context) {
+	start := time.Now()
+	var n int64
+	var batch []*stream
+	t := time.NewTimer(frameDur)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n++
+		due := start.Add(time.Duration(n) * frameDur)
+		now := time.Now()
+		late := now.Sub(due) > 5*time.Millisecond
+		if now.Sub(due) > 10*frameDur {
+			// The machine stalled: skip ahead instead of sending a burst.
+			start, n = now, 0
+		}
+		m.mu.Lock()
+		batch = append(batch[:0], m.streams...)
+		m.mu.Unlock()
+		for _, s := range batch {
+			s.tick(now, late)
+		}
+		clear(batch)
+		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*frameDur)), 0))
+	}
+}
+
+// jitterSlot holds one received audio packet.
+type jitterSlot struct {
+	valid   bool
+	seq     uint16
+	n       int
+	payload [320]byte
+}
+
+// stream is one call's RTP session: its sockets, codec state, jitter
+// buffer and statistics.
+type stream struct {
+	call      *Call
+	rtpConn   *net.UDPConn
+	rtcpConn  *net.UDPConn
+	localPort int
+	wg        sync.WaitGroup // the two readers
+
+	mu         sync.Mutex // guards everything below
+	remote     *net.UDPAddr
+	remoteRTCP *net.UDPAddr
+	latched    bool
+	codec      codec
+	dtmfPT     int
+	dir        direction
+	running    bool
+	muted      bool
+	src        audio.Source
+	sink       audio.Sink
+	srcDone    bool
+	ssrc       uint32
+	seq        uint16
+	ts         uint32
+	marker     bool
+	pcm        []int16
+	out        []int16
+	payload    []byte
+	pkt        []byte
+	dtmfQueue  []rune
+	dtmfDone   []chan struct{}
+	dtmfTick   int
+	dtmfTS     uint32
+	dtmfEnded  int
+
+	// receive side
+	slots       [jitterSlots]jitterSlot
+	playing     bool
+	playSeq     uint16
+	idle        int
+	buffered    int
+	haveSeq     bool
+	baseSeq     uint32
+	maxSeq      uint32 // extended
+	received    uint64
+	transit     int64
+	jitter      float64 // in timestamp units
+	remoteSSRC  uint32
+	lastDTMFTS  uint32
+	lastDTMFSet bool
+	lastSR      uint32
+	lastSRAt    time.Time
+	expPrior    uint64
+	recvPrior   uint64
+
+	stats Stats
+	ticks int
+}
+
+// newStream binds an RTP/RTCP port pair on ip (even RTP port, RTCP the
+// next one, RFC 3550 section 11).
+func newStream(c *Call, ip string) (*stream, error) {
+	var lastErr error
+	for range 50 {
+		rc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			return nil, fmt.Errorf("softphone: rtp socket: %w", err)
+		}
+		port := rc.LocalAddr().(*net.UDPAddr).Port
+		if port%2 != 0 || port == 65535 {
+			rc.Close()
+			continue
+		}
+		cc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port + 1})
+		if err != nil {
+			rc.Close()
+			lastErr = err
+			continue
+		}
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		s := &stream{
+			call: c, rtpConn: rc, rtcpConn: cc, localPort: port, dtmfPT: -1, dir: sendrecv,
+			ssrc: binary.BigEndian.Uint32(b[0:4]), seq: binary.BigEndian.Uint16(b[4:6]),
+			ts: binary.BigEndian.Uint32(b[4:8]), marker: true,
+			pcm: make([]int16, audio.FrameSamples), out: make([]int16, audio.FrameSamples),
+			payload: make([]byte, 0, 320), pkt: make([]byte, 1500),
+			src: audio.Silence{}, sink: audio.Discard{},
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("softphone: no free RTP port pair: %v", lastErr)
+}
+
+// configure applies a negotiation result.
+func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.latched || rm.port == 0 {
+		s.remote = &net.UDPAddr{IP: net.ParseIP(rm.ip), Port: rm.port}
+		s.remoteRTCP = &net.UDPAddr{IP: net.ParseIP(rm.ip), Port: rm.rtcp}
+	}
+	s.codec, s.dtmfPT, s.dir = cd, rm.dtmfPT, dir
+	s.stats.Codec = cd.name
+}
+
+func (s *stream) setIO(src audio.Source, sink audio.Sink) {
+	s.mu.Lock()
+	if src != nil {
+		s.src = src
+	}
+	if sink != nil {
+		s.sink = sink
+	}
+	s.mu.Unlock()
+}
+
+// start begins the readers; the engine's tick does the rest.
+func (s *stream) start(m *mediaEngine) {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return
+	}
+	s.running = true
+	s.mu.Unlock()
+	s.wg.Add(2)
+	go s.readRTP()
+	go s.readRTCP()
+	m.add(s)
+}
+
+// close stops the stream and waits for its readers.
+func (s *stream) close(m *mediaEngine) {
+	m.remove(s)
+	s.rtpConn.Close()
+	s.rtcpConn.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, ch := range s.dtmfDone {
+		close(ch)
+	}
+	s.dtmfDone, s.dtmfQueue = nil, nil
+	s.mu.Unlock()
+}
+
+// tick sends one frame and plays one out. It runs on the engine's loop.
+func (s *stream) tick(now time.Time, late bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ticks++
+	if late {
+		s.stats.SendLate++
+	}
+	if s.remote != nil && s.remote.Port != 0 && s.dir.sends() {
+		s.sendFrame()
+	}
+	s.ts += audio.FrameSamples
+	s.playout()
+	if s.ticks%int(rtcpInterval/frameDur) == 0 && s.remoteRTCP != nil && s.remoteRTCP.Port != 0 {
+		s.sendRTCP(now)
+	}
+}
+
+func (s *stream) sendFrame() {
+	if len(s.dtmfQueue) > 0 && s.dtmfPT >= 0 {
+		s.sendDTMF()
+		return
+	}
+	if s.muted || s.srcDone {
+		clear(s.pcm)
+	} else if err := s.src.ReadFrame(s.pcm); err != nil {
+		if !errors.Is(err, io.EOF) {
+			s.call.p.log.Warn("audio source failed", logCallID, s.call.id, "err", err)
+		}
+		s.srcDone = true
+		clear(s.pcm)
+	}
+	switch s.codec.name {
+	case "PCMA":
+		s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+	default:
+		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
+	}
+	s.writeRTP(s.codec.pt, s.ts, s.payload)
+}
+
+func (s *stream) writeRTP(pt uint8, ts uint32, payload []byte) {
+	p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: s.marker, PayloadType: pt,
+		SequenceNumber: s.seq, Timestamp: ts, SSRC: s.ssrc}, Payload: payload}
+	n, err := p.MarshalTo(s.pkt)
+	if err != nil {
+		return
+	}
+	s.marker = false
+	s.seq++
+	if _, err := s.rtpConn.WriteToUDP(s.pkt[:n], s.remote); err == nil {
+		s.stats.PacketsSent++
+	}
+}
+
+// dtmfCode maps a digit to its RFC 4733 event code.
+func dtmfCode(d rune) (uint8, bool) {
+	switch {
+	case d >= '0' && d <= '9':
+		return uint8(d - '0'), true
+	case d == '*':
+		return 10, true
+	case d == '#':
+		return 11, true
+	case d >= 'A' && d <= 'D':
+		return uint8(12 + d - 'A'), true
+	case d >= 'a' && d <= 'd':
+		return uint8(12 + d - 'a'), true
+	}
+	return 0, false
+}
+
+func dtmfDigit(code uint8) rune {
+	switch {
+	case code <= 9:
+		return rune('0' + code)
+	case code == 10:
+		return '*'
+	case code == 11:
+		return '#'
+	case code <= 15:
+		return rune('A' + code - 12)
+	}
+	return 0
+}
+
+// sendDTMF sends the current digit as telephone-event packets (RFC 4733
+// section 2.5): one per frame with growing duration, the end packet three
+// times, then a pause.
+func (s *stream) sendDTMF() {
+	code, _ := dtmfCode(s.dtmfQueue[0])
+	if s.dtmfTick == 0 {
+		s.dtmfTS = s.ts
+		s.marker = true
+	}
+	s.dtmfTick++
+	switch {
+	case s.dtmfTick <= dtmfFrames:
+		dur := uint16(s.dtmfTick * audio.FrameSamples)
+		end := s.dtmfTick == dtmfFrames
+		reps := 1
+		if end {
+			reps = 3
+		}
+		for range reps {
+			s.payload = append(s.payload[:0], code, 10, byte(dur>>8), byte(dur))
+			if end {
+				s.payload[1] |= 0x80
+			}
+			s.writeRTP(uint8(s.dtmfPT), s.dtmfTS, s.payload)
+		}
+	case s.dtmfTick < dtmfFrames+dtmfGapFrames:
+		clear(s.pcm)
+		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
+		if s.codec.name == "PCMA" {
+			s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+		}
+		s.writeRTP(s.codec.pt, s.ts, s.payload)
+	default:
+		s.dtmfQueue = s.dtmfQueue[1:]
+		s.dtmfTick = 0
+		if len(s.dtmfQueue) == 0 {
+			for _, ch := range s.dtmfDone {
+				close(ch)
+			}
+			s.dtmfDone = nil
+		}
+		s.marker = true
+	}
+}
+
+// playout takes one frame from the jitter buffer to the sink.
+func (s *stream) playout() {
+	if !s.playing {
+		if s.buffered < jitterStart {
+			return
+		}
+		// Start with the oldest frame buffered.
+		s.playing = true
+		best, found := uint16(0), false
+		for i := range s.slots {
+			sl := &s.slots[i]
+			if sl.valid && (!found || int16(sl.seq-best) < 0) {
+				best, found = sl.seq, true
+			}
+		}
+		s.playSeq = best
+	}
+	sl := &s.slots[s.playSeq%jitterSlots]
+	if sl.valid && sl.seq == s.playSeq {
+		out := s.out
+		if s.codec.name == "PCMA" {
+			out = g711.DecodeALaw(out, sl.payload[:sl.n])
+		} else {
+			out = g711.DecodeULaw(out, sl.payload[:sl.n])
+		}
+		sl.valid = false
+		s.buffered--
+		s.idle = 0
+		_ = s.sink.WriteFrame(out)
+	} else {
+		s.idle++
+		if s.idle > idleResetTicks || s.buffered == 0 && s.idle > 1 {
+			// The far end stopped sending (hold, silence suppression):
+			// wait for packets again instead of counting silence as loss.
+			s.playing = false
+			s.idle = 0
+			return
+		}
+		s.stats.Concealed++
+		clear(s.out)
+		_ = s.sink.WriteFrame(s.out)
+	}
+	s.playSeq++
+}
+
+func (s *stream) readRTP() {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	var p rtp.Packet
+	for {
+		n, from, err := s.rtpConn.ReadFromUDP(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if err := p.Unmarshal(buf[:n]); err != nil || p.Version != 2 {
+			continue
+		}
+		s.receive(&p, from, time.Now())
+	}
+}
+
+func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
+	var dtmf rune
+	s.mu.Lock()
+	// Symmetric RTP (RFC 4961), comedia-style: send to where the far end
+	// sends from, which a NAT may have changed.
+	if s.remote == nil || !from.IP.Equal(s.remote.IP) || from.Port != s.remote.Port {
+		s.remote = from
+	}
+	s.latched = true
+	s.remoteSSRC = p.SSRC
+	s.updateSeq(p.SequenceNumber)
+	s.stats.PacketsReceived++
+	if s.dtmfPT >= 0 && p.PayloadType == uint8(s.dtmfPT) {
+		if len(p.Payload) >= 4 && p.Payload[1]&0x80 != 0 && (!s.lastDTMFSet || s.lastDTMFTS != p.Timestamp) {
+			s.lastDTMFTS, s.lastDTMFSet = p.Timestamp, true
+			dtmf = dtmfDigit(p.Payload[0])
+		}
+		s.mu.Unlock()
+		if dtmf != 0 {
+			s.call.dtmfReceived(dtmf, false)
+		}
+		return
+	}
+	if p.PayloadType != s.codec.pt || len(p.Payload) > 320 {
+		s.mu.Unlock()
+		return
+	}
+	// Interarrival jitter (RFC 3550 appendix A.8), in timestamp units.
+	arrival := int64(now.UnixNano() * audio.SampleRate / int64(time.Second))
+	transit := arrival - int64(p.Timestamp)
+	if s.transit != 0 {
+		d := transit - s.transit
+		if d < 0 {
+			d = -d
+		}
+		s.jitter += (float64(d) - s.jitter) / 16
+	}
+	s.transit = transit
+	if s.playing && int16(p.SequenceNumber-s.playSeq) < 0 {
+		s.stats.Late++
+		s.mu.Unlock()
+		return
+	}
+	if s.playing && int16(p.SequenceNumber-s.playSeq) >= jitterSlots {
+		// Far ahead: the far end jumped; start over.
+		s.playing = false
+		for i := range s.slots {
+			s.slots[i].valid = false
+		}
+		s.buffered = 0
+	}
+	sl := &s.slots[p.SequenceNumber%jitterSlots]
+	if !sl.valid {
+		s.buffered++
+	}
+	sl.valid, sl.seq, sl.n = true, p.SequenceNumber, copy(sl.payload[:], p.Payload)
+	s.mu.Unlock()
+}
+
+// updateSeq keeps the extended highest sequence number (RFC 3550 A.1,
+// simplified: no probation).
+func (s *stream) updateSeq(seq uint16) {
+	s.received++
+	if !s.haveSeq {
+		s.haveSeq = true
+		s.baseSeq = uint32(seq)
+		s.maxSeq = uint32(seq)
+		return
+	}
+	cycles := s.maxSeq &^ 0xFFFF
+	cand := cycles | uint32(seq)
+	if d := int16(seq - uint16(s.maxSeq)); d > 0 {
+		if uint16(s.maxSeq) > seq {
+			cand += 1 << 16
+		}
+		s.maxSeq = cand
+	}
+}
+
+func (s *stream) lostLocked() int64 {
+	if !s.haveSeq {
+		return 0
+	}
+	expected := int64(s.maxSeq-s.baseSeq) + 1
+	return expected - int64(s.received)
+}
+
+// sendRTCP sends a sender report (or a receiver report while not
+// sending) with one report block about the far end's stream.
+func (s *stream) sendRTCP(now time.Time) {
+	var blocks []rtcp.ReceptionReport
+	if s.haveSeq {
+		expected := uint64(s.maxSeq-s.baseSeq) + 1
+		expInt := expected - s.expPrior
+		recvInt := s.received - s.recvPrior
+		s.expPrior, s.recvPrior = expected, s.received
+		var frac uint8
+		if expInt > 0 && expInt > recvInt {
+			frac = uint8((expInt - recvInt) << 8 / expInt)
+		}
+		rr := rtcp.ReceptionReport{SSRC: s.remoteSSRC, FractionLost: frac,
+			TotalLost: uint32(max(s.lostLocked(), 0)) & 0xFFFFFF, LastSequenceNumber: s.maxSeq,
+			Jitter: uint32(s.jitter), LastSenderReport: s.lastSR}
+		if !s.lastSRAt.IsZero() {
+			rr.Delay = uint32(now.Sub(s.lastSRAt).Seconds() * 65536)
+		}
+		blocks = append(blocks, rr)
+	}
+	var pkt rtcp.Packet
+	if s.stats.PacketsSent > 0 {
+		pkt = &rtcp.SenderReport{SSRC: s.ssrc, NTPTime: ntpTime(now), RTPTime: s.ts,
+			PacketCount: uint32(s.stats.PacketsSent), OctetCount: uint32(s.stats.PacketsSent * 160), Reports: blocks}
+	} else {
+		pkt = &rtcp.ReceiverReport{SSRC: s.ssrc, Reports: blocks}
+	}
+	b, err := pkt.Marshal()
+	if err != nil {
+		return
+	}
+	_, _ = s.rtcpConn.WriteToUDP(b, s.remoteRTCP)
+}
+
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	sec := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return sec<<32 | frac
+}
+
+func (s *stream) readRTCP() {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := s.rtcpConn.ReadFromUDP(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.remoteRTCP = from
+		for _, p := range pkts {
+			var reports []rtcp.ReceptionReport
+			switch p := p.(type) {
+			case *rtcp.SenderReport:
+				s.lastSR = uint32(p.NTPTime >> 16)
+				s.lastSRAt = now
+				reports = p.Reports
+			case *rtcp.ReceiverReport:
+				reports = p.Reports
+			}
+			for _, r := range reports {
+				if r.SSRC != s.ssrc {
+					continue
+				}
+				s.stats.RemoteLost = int64(r.TotalLost)
+				s.stats.RemoteFractionLost = float64(r.FractionLost) / 256
+				s.stats.RemoteJitter = time.Duration(float64(r.Jitter) / audio.SampleRate * float64(time.Second))
+				if r.LastSenderReport != 0 {
+					nowNTP := uint32(ntpTime(now) >> 16)
+					rtt := int64(nowNTP) - int64(r.LastSenderReport) - int64(r.Delay)
+					if rtt >= 0 {
+						s.stats.RTT = time.Duration(rtt * int64(time.Second) / 65536)
+					}
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// snapshot returns the current statistics.
+func (s *stream) snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.PacketsLost = s.lostLocked()
+	st.Jitter = time.Duration(s.jitter / audio.SampleRate * float64(time.Second))
+	return st
+}
+
+func (s *stream) queueDTMF(digits []rune) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dtmfPT < 0 {
+		return nil
+	}
+	ch := make(chan struct{})
+	s.dtmfQueue = append(s.dtmfQueue, digits...)
+	s.dtmfDone = append(s.dtmfDone, ch)
+	return ch
+}
+
+func (s *stream) setMuted(m bool) {
+	s.mu.Lock()
+	s.muted = m
+	s.mu.Unlock()
+}
+
+func (s *stream) setDir(d direction) {
+	s.mu.Lock()
+	s.dir = d
+	s.mu.Unlock()
+}
+
+func (s *stream) hasDTMF() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dtmfPT >= 0
+}
+
+func (s *stream) snapshotCodec() codec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.codec
+}

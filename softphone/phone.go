@@ -1,0 +1,515 @@
+package softphone
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/opencsf/opencsf/csf"
+)
+
+// Log keys.
+const (
+	logCallID = "call_id"
+	logAOR    = "aor"
+	logMethod = "method"
+	logCode   = "code"
+)
+
+// Phone is one SIP line: it registers an account with a registrar, places
+// and receives calls and carries their audio. Make one with [New].
+type Phone struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context // lifetime: cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // goroutines the phone started
+
+	ua      *sipgo.UserAgent
+	cli     *sipgo.Client
+	srv     *sipgo.Server
+	udp     net.PacketConn // the SIP socket with UDP, nil otherwise
+	localIP string
+	port    int    // SIP contact port
+	tp      string // "UDP", "TCP", "TLS"
+	media   *mediaEngine
+
+	mu        sync.Mutex // guards the fields below
+	calls     map[string]*Call
+	reg       regState
+	started   bool
+	closed    bool
+	lastErr   error
+	since     time.Time
+	counters  map[string]int64
+	regWake   chan struct{} // nudges the registration loop
+	tlsState  *tls.ConnectionState
+	shutdowns bool // Shutdown in progress: no new calls
+}
+
+// New checks cfg and returns an unstarted phone. It does no I/O. cfg is
+// copied; New names the first bad field in its error.
+func New(cfg Config) (*Phone, error) {
+	cfg.Codecs = append([]string(nil), cfg.Codecs...)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Phone{
+		cfg:      cfg,
+		log:      cfg.Logger.With("service", "softphone", logAOR, cfg.Account.AOR()),
+		calls:    map[string]*Call{},
+		counters: map[string]int64{},
+		regWake:  make(chan struct{}, 1),
+		since:    time.Now(),
+		tp:       strings.ToUpper(cfg.Transport),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// Spec returns the service spec that registers a phone with a
+// [csf.Framework], configured from the framework's settings keys
+// (SipRegistrar, SipTransport, SipUserName, SipPassword, UserName,
+// Password, Domain, TrustedCAFile through env.Roots). base supplies every
+// other field.
+func Spec(base Config, settings func() Config) csf.ServiceSpec {
+	return csf.ServiceSpec{
+		Name: "softphone",
+		Keys: []string{"SipRegistrar", "SipTransport", "SipUserName", "SipPassword", "UserName", "Password", "Domain", "TrustedCAFile"},
+		New: func(env csf.Env) (csf.Service, error) {
+			cfg := base
+			if settings != nil {
+				s := settings()
+				cfg.Account, cfg.Registrar, cfg.Transport = s.Account, s.Registrar, s.Transport
+			}
+			cfg.Logger = env.Logger
+			cfg.Events = env.Events
+			if env.Roots != nil && cfg.TLS == nil {
+				cfg.TLS = &tls.Config{RootCAs: env.Roots, MinVersion: tls.VersionTLS12}
+			}
+			return New(cfg)
+		},
+	}
+}
+
+// AOR returns the phone's address of record, sip:user@domain.
+func (p *Phone) AOR() string { return p.cfg.Account.AOR() }
+
+// Start opens the SIP socket and, unless Config.NoRegister, registers,
+// returning once the registrar accepted us or ctx ends. A wrong password
+// gives an error matching [ErrAuthFailed]; a TLS failure one matching
+// *csf.TLSError when Config.Trust is set. After Start the phone refreshes
+// its registration in the background until Shutdown or Close.
+func (p *Phone) Start(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return net.ErrClosed
+	}
+	if p.started {
+		p.mu.Unlock()
+		return errors.New("softphone: already started")
+	}
+	p.started = true
+	p.mu.Unlock()
+
+	if err := p.open(ctx); err != nil {
+		p.setErr(err)
+		return err
+	}
+	if p.cfg.NoRegister {
+		return nil
+	}
+	granted, err := p.register(ctx, p.cfg.Expires, false)
+	if err != nil {
+		p.setErr(err)
+		return err
+	}
+	p.wg.Add(1)
+	go p.registrationLoop(granted)
+	return nil
+}
+
+// open makes the sipgo user agent, the socket and the media engine.
+func (p *Phone) open(ctx context.Context) error {
+	ip := p.cfg.ListenIP
+	if ip == "" {
+		var err error
+		if ip, err = localIPFor(ctx, p.cfg.Registrar); err != nil {
+			return fmt.Errorf("softphone: local address toward %s: %w", p.cfg.Registrar, err)
+		}
+	}
+	p.localIP = ip
+	tlsCfg := p.cfg.TLS
+	if tlsCfg == nil {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if tlsCfg.ServerName == "" {
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ServerName = p.cfg.Account.Domain
+	}
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(p.cfg.Account.User),
+		sipgo.WithUserAgentHostname(p.cfg.Account.Domain),
+		sipgo.WithUserAgenTLSConfig(tlsCfg),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(p.log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(p.log)),
+	)
+	if err != nil {
+		return fmt.Errorf("softphone: %w", err)
+	}
+	p.ua = ua
+	if p.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(p.log)); err != nil {
+		return fmt.Errorf("softphone: %w", err)
+	}
+	p.handle()
+
+	switch p.cfg.Transport {
+	case "udp":
+		var lc net.ListenConfig
+		conn, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return fmt.Errorf("softphone: listen: %w", err)
+		}
+		p.udp = conn
+		p.port = conn.LocalAddr().(*net.UDPAddr).Port
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			_ = p.srv.ServeUDP(conn)
+		}()
+		// ServeUDP adds the socket to sipgo's pool from its goroutine;
+		// requests sent before that would open a second socket.
+		laddr := conn.LocalAddr().String()
+		for i := 0; ; i++ {
+			if c, _ := ua.TransportLayer().GetConnection("udp", laddr); c != nil {
+				break
+			}
+			if i > 500 {
+				return fmt.Errorf("softphone: SIP socket %s not served", laddr)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	default:
+		// TCP and TLS: the flow we open to the proxy carries requests to us
+		// too. We dial it from a fixed port that our Contact names, so the
+		// proxy finds the open connection for that address (connection
+		// reuse, as RFC 5923 aliases and RFC 5626 flows intend) and no
+		// listener, nor a server certificate, is needed here.
+		port, err := freeTCPPort(ip)
+		if err != nil {
+			return fmt.Errorf("softphone: pick a port: %w", err)
+		}
+		p.port = port
+	}
+	laddr := net.JoinHostPort(ip, strconv.Itoa(p.port))
+	if p.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(p.log), sipgo.WithClientConnectionAddr(laddr), sipgo.WithClientNAT()); err != nil {
+		return fmt.Errorf("softphone: %w", err)
+	}
+	media, err := newMediaEngine(p)
+	if err != nil {
+		return err
+	}
+	p.media = media
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.media.run(p.ctx)
+	}()
+	return nil
+}
+
+// localIPFor returns the local address the system routes to hostport from.
+func localIPFor(ctx context.Context, hostport string) (string, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", hostport)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+func freeTCPPort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// contactURI is our reachable address.
+func (p *Phone) contactURI() sip.Uri {
+	u := sip.Uri{Scheme: "sip", User: p.cfg.Account.User, Host: p.localIP, Port: p.port}
+	if p.cfg.Transport != "udp" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", p.cfg.Transport)
+	}
+	return u
+}
+
+func (p *Phone) contactHeader() *sip.ContactHeader {
+	return &sip.ContactHeader{Address: p.contactURI()}
+}
+
+// Shutdown hangs up every call, removes the registration (RFC 3261 section
+// 10.2.2, Expires 0) within ctx, then closes the phone.
+func (p *Phone) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return net.ErrClosed
+	}
+	p.shutdowns = true
+	calls := p.callList()
+	registered := p.reg.registered
+	p.mu.Unlock()
+
+	var errs []error
+	for _, c := range calls {
+		if err := c.Hangup(ctx); err != nil && !errors.Is(err, ErrCallEnded) {
+			errs = append(errs, err)
+		}
+	}
+	if registered && p.cli != nil {
+		if _, err := p.register(ctx, 0, true); err != nil {
+			errs = append(errs, err)
+		} else {
+			csf.Publish(p.cfg.Events, Unregistered{AOR: p.AOR()})
+		}
+	}
+	if err := p.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops at once: calls end without BYE, the registration is left to
+// expire, sockets close and every goroutine the phone started has returned
+// when Close does. A second call returns an error matching net.ErrClosed.
+func (p *Phone) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("softphone: close: %w", net.ErrClosed)
+	}
+	p.closed = true
+	calls := p.callList()
+	p.mu.Unlock()
+	for _, c := range calls {
+		c.end(errors.New("softphone: phone closed"), false)
+	}
+	p.cancel()
+	if p.udp != nil {
+		p.udp.Close()
+	}
+	if p.ua != nil {
+		p.ua.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
+
+// Health reports registration and call counts; it does not block.
+func (p *Phone) Health() csf.Health {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := csf.Health{
+		Healthy:   p.reg.registered || p.cfg.NoRegister,
+		Server:    p.cfg.Registrar,
+		LastError: p.lastErr,
+		Since:     p.since,
+		Counters:  map[string]int64{"calls_active": int64(len(p.calls))},
+	}
+	for k, v := range p.counters {
+		h.Counters[k] = v
+	}
+	switch {
+	case p.closed:
+		h.Status = "closed"
+	case p.reg.registered:
+		h.Status = fmt.Sprintf("registered until %s", p.reg.until.Format(time.TimeOnly))
+	case p.cfg.NoRegister:
+		h.Status = "not registering"
+	default:
+		h.Status = "not registered"
+	}
+	return h
+}
+
+// Calls returns the calls in progress.
+func (p *Phone) Calls() []*Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.callList()
+}
+
+func (p *Phone) callList() []*Call {
+	out := make([]*Call, 0, len(p.calls))
+	for _, c := range p.calls {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (p *Phone) setErr(err error) {
+	p.mu.Lock()
+	p.lastErr = err
+	p.since = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *Phone) count(name string) {
+	p.mu.Lock()
+	p.counters[name]++
+	p.mu.Unlock()
+}
+
+// do sends an out-of-dialog or in-dialog request and returns its final
+// response, answering one digest challenge (RFC 3261 section 22.2; choice of
+// challenge per RFC 8760). A second challenge after we answered one is
+// [ErrAuthFailed].
+func (p *Phone) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	authTried := false
+	for {
+		res, err := p.transact(ctx, req, nil)
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode != 401 && res.StatusCode != 407 {
+			return res, nil
+		}
+		stale := authTried && challengeStale(res)
+		if (authTried && !stale) || p.cfg.Account.Password == "" {
+			return res, statusError(req.Method.String(), res, ErrAuthFailed)
+		}
+		authTried = true
+		if err := p.authorize(req, res); err != nil {
+			return res, err
+		}
+	}
+}
+
+// transact runs one client transaction, passing provisional responses to
+// onProvisional, and returns the final response.
+func (p *Phone) transact(ctx context.Context, req *sip.Request, onProvisional func(*sip.Response)) (*sip.Response, error) {
+	p.log.Debug("sip request", logMethod, req.Method.String(), "uri", req.Recipient.String())
+	tx, err := p.cli.TransactionRequest(ctx, req)
+	if err != nil {
+		return nil, p.classify(fmt.Errorf("softphone: send %s: %w", req.Method, err))
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			p.log.Debug("sip response", logMethod, req.Method.String(), logCode, res.StatusCode)
+			if res.IsProvisional() {
+				if onProvisional != nil {
+					onProvisional(res)
+				}
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				if errors.Is(err, sip.ErrTransactionTimeout) {
+					return nil, fmt.Errorf("softphone: %s: %w", req.Method, ErrTimeout)
+				}
+				return nil, p.classify(fmt.Errorf("softphone: %s: %w", req.Method, err))
+			}
+			return nil, fmt.Errorf("softphone: %s: transaction ended without a response", req.Method)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// classify turns certificate failures into *csf.TLSError when a trust
+// store is configured.
+func (p *Phone) classify(err error) error {
+	if p.cfg.Trust != nil && p.cfg.Transport == "tls" {
+		host, _, _ := net.SplitHostPort(p.cfg.Registrar)
+		if c := p.cfg.Trust.Classify(host, err); c != nil {
+			var te *csf.TLSError
+			if errors.As(c, &te) {
+				return fmt.Errorf("softphone: %w", te)
+			}
+		}
+	}
+	return err
+}
+
+func statusError(method string, res *sip.Response, class error) *StatusError {
+	e := &StatusError{Method: method, Code: res.StatusCode, Reason: res.Reason, Err: class}
+	if h := res.GetHeader("Retry-After"); h != nil {
+		v, _, _ := strings.Cut(h.Value(), ";")
+		e.RetryAfter, _ = strconv.Atoi(strings.TrimSpace(v))
+	}
+	return e
+}
+
+// newRequest makes an out-of-dialog request from us, sent to the
+// registrar as outbound proxy.
+func (p *Phone) newRequest(method sip.RequestMethod, to sip.Uri) *sip.Request {
+	req := sip.NewRequest(method, to)
+	from := &sip.FromHeader{DisplayName: p.cfg.Account.DisplayName, Address: sip.Uri{Scheme: "sip", User: p.cfg.Account.User, Host: p.cfg.Account.Domain}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: to.Scheme, User: to.User, Host: to.Host}, Params: sip.NewParams()})
+	req.AppendHeader(sip.NewHeader("User-Agent", p.cfg.UserAgent))
+	p.route(req)
+	return req
+}
+
+// route sends req through the outbound proxy unless it has a Route set.
+func (p *Phone) route(req *sip.Request) {
+	req.SetTransport(p.tp)
+	if req.Route() == nil {
+		req.SetDestination(p.cfg.Registrar)
+	}
+}
+
+// ParseAddress turns "bob", "bob@example.test", "sip:bob@example.test" or
+// "sips:bob@example.test" into a SIP URI string, taking the domain of the
+// phone's account when none is given.
+func (p *Phone) ParseAddress(s string) (string, error) {
+	u, err := p.parseURI(s)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+func (p *Phone) parseURI(s string) (sip.Uri, error) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
+	if s == "" {
+		return sip.Uri{}, fmt.Errorf("softphone: empty address")
+	}
+	if !strings.HasPrefix(s, "sip:") && !strings.HasPrefix(s, "sips:") {
+		if !strings.Contains(s, "@") {
+			s += "@" + p.cfg.Account.Domain
+		}
+		s = "sip:" + s
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(s, &u); err != nil {
+		return sip.Uri{}, fmt.Errorf("softphone: address %q: %w", s, err)
+	}
+	if u.Host == "" {
+		return sip.Uri{}, fmt.Errorf("softphone: address %q has no host", s)
+	}
+	return u, nil
+}

@@ -1,0 +1,221 @@
+package softphone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/internal/backoff"
+	"github.com/opencsf/opencsf/softphone/internal/digest"
+)
+
+// regState is the registration dialog (RFC 3261 section 10.2: one Call-ID
+// for every REGISTER of this contact, CSeq increasing).
+type regState struct {
+	callID     string
+	cseq       uint32
+	registered bool
+	until      time.Time
+}
+
+// retryPolicy spaces re-registration attempts after a failure (RFC 5626
+// section 4.5 in spirit, scaled for a lab: seconds, not minutes).
+var retryPolicy = backoff.Policy{Base: time.Second, Max: 30 * time.Second, Jitter: 0.5}
+
+// minRefresh keeps a registrar granting a tiny lifetime from making us
+// hammer it.
+const minRefresh = time.Second
+
+// register sends REGISTER for expires (0 removes our contact) and returns
+// the lifetime granted. 423 Interval Too Brief is retried once with the
+// registrar's Min-Expires (RFC 3261 section 10.2.8).
+func (p *Phone) register(ctx context.Context, expires time.Duration, removing bool) (time.Duration, error) {
+	for attempt := 0; ; attempt++ {
+		req := p.registerRequest(expires)
+		res, err := p.do(ctx, req)
+		if err != nil {
+			var se *StatusError
+			if errors.As(err, &se) && errors.Is(err, ErrAuthFailed) {
+				return 0, fmt.Errorf("softphone: register %s: %w", p.AOR(), err)
+			}
+			return 0, fmt.Errorf("softphone: register %s: %w", p.AOR(), err)
+		}
+		if res.StatusCode == 423 && attempt == 0 {
+			if h := res.GetHeader("Min-Expires"); h != nil {
+				if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil && n > 0 {
+					expires = time.Duration(n) * time.Second
+					continue
+				}
+			}
+		}
+		if !res.IsSuccess() {
+			return 0, fmt.Errorf("softphone: register %s: %w", p.AOR(), statusError("REGISTER", res, nil))
+		}
+		granted := grantedExpiry(res, p.contactURI(), expires)
+		p.mu.Lock()
+		p.reg.registered = !removing && granted > 0
+		p.reg.until = time.Now().Add(granted)
+		p.lastErr = nil
+		p.since = time.Now()
+		p.mu.Unlock()
+		return granted, nil
+	}
+}
+
+func (p *Phone) registerRequest(expires time.Duration) *sip.Request {
+	p.mu.Lock()
+	if p.reg.callID == "" {
+		p.reg.callID = sip.GenerateTagN(24)
+		p.reg.cseq = 1
+	}
+	p.reg.cseq++
+	callID, cseq := p.reg.callID, p.reg.cseq
+	p.mu.Unlock()
+
+	req := p.newRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: p.cfg.Account.Domain})
+	// The To of a REGISTER is the address of record (RFC 3261 section 10.2).
+	req.ReplaceHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: p.cfg.Account.User, Host: p.cfg.Account.Domain}, Params: sip.NewParams()})
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.REGISTER})
+	req.AppendHeader(p.contactHeader())
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	return req
+}
+
+// grantedExpiry reads the lifetime of our binding: the expires parameter of
+// our Contact in the 200, else the Expires header, else what we asked.
+func grantedExpiry(res *sip.Response, ours sip.Uri, asked time.Duration) time.Duration {
+	for _, h := range res.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok || c.Address.Host != ours.Host || c.Address.Port != ours.Port {
+			continue
+		}
+		if v, ok := c.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	if h := res.GetHeader("Expires"); h != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return asked
+}
+
+// registrationLoop refreshes the registration at half its lifetime and
+// re-registers with backoff after a failure, until the phone closes. A
+// registrar that restarted and forgot us is found at the next refresh.
+func (p *Phone) registrationLoop(granted time.Duration) {
+	defer p.wg.Done()
+	csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: granted})
+	p.log.Info("registered", "expires", granted)
+	failures := 0
+	next := max(granted/2, minRefresh)
+	for {
+		t := time.NewTimer(next)
+		select {
+		case <-p.ctx.Done():
+			t.Stop()
+			return
+		case <-p.regWake:
+			t.Stop()
+		case <-t.C:
+		}
+		p.mu.Lock()
+		stopping := p.shutdowns
+		p.mu.Unlock()
+		if stopping {
+			return
+		}
+		ctx, cancel := context.WithTimeout(p.ctx, 32*time.Second)
+		g, err := p.register(ctx, p.cfg.Expires, false)
+		cancel()
+		if p.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.mu.Lock()
+			p.reg.registered = false
+			p.lastErr = err
+			p.since = time.Now()
+			p.counters["registration_failures"]++
+			p.mu.Unlock()
+			retrying := !errors.Is(err, ErrAuthFailed)
+			csf.Publish(p.cfg.Events, RegistrationFailed{AOR: p.AOR(), Err: err, Retrying: retrying})
+			if !retrying {
+				p.log.Error("registration refused", "err", err)
+				return
+			}
+			p.log.Warn("registration failed", "err", err)
+			next = retryPolicy.Delay(failures)
+			failures++
+			continue
+		}
+		failures = 0
+		p.count("registrations")
+		csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: g, Refresh: true})
+		next = max(g/2, minRefresh)
+	}
+}
+
+// challengeStale reports a challenge with stale=true: our credentials were
+// right, only the nonce expired (RFC 7616 section 3.3).
+func challengeStale(res *sip.Response) bool {
+	for _, name := range []string{"WWW-Authenticate", "Proxy-Authenticate"} {
+		for _, h := range res.GetHeaders(name) {
+			if c, err := digest.Parse(h.Value()); err == nil && c.Stale {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// authorize adds credentials answering the challenge in res to req, ready
+// to be sent again as a new transaction (new branch, CSeq + 1).
+func (p *Phone) authorize(req *sip.Request, res *sip.Response) error {
+	chName, authName := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		chName, authName = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	var values []string
+	for _, h := range res.GetHeaders(chName) {
+		values = append(values, h.Value())
+	}
+	ch, err := digest.Choose(values)
+	if err != nil {
+		return fmt.Errorf("softphone: %s %d: %w", req.Method, res.StatusCode, err)
+	}
+	if strings.EqualFold(ch.Algorithm, "MD5") || ch.Algorithm == "" {
+		p.log.Debug("answering an MD5 digest challenge")
+	}
+	user := p.cfg.Account.AuthUser
+	if user == "" {
+		user = p.cfg.Account.User
+	}
+	val, err := digest.Answer(ch, digest.Credentials{Username: user, Password: p.cfg.Account.Password.Reveal()}, req.Method.String(), req.Recipient.String(), 1)
+	if err != nil {
+		return fmt.Errorf("softphone: %s: %w", req.Method, err)
+	}
+	req.RemoveHeader(authName)
+	req.AppendHeader(sip.NewHeader(authName, val))
+	req.RemoveHeader("Via")
+	if cs := req.CSeq(); cs != nil {
+		cs.SeqNo++
+		if req.Method == sip.REGISTER {
+			p.mu.Lock()
+			p.reg.cseq = cs.SeqNo
+			p.mu.Unlock()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package softphone
+
+import (
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/opencsf/opencsf/csf"
+)
+
+// handle installs the request handlers. sipgo calls each on a goroutine of
+// its own per request; they find the call by Call-ID under p.mu.
+func (p *Phone) handle() {
+	p.srv.OnInvite(p.onInvite)
+	p.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	p.srv.OnCancel(func(*sip.Request, sip.ServerTransaction) {}) // the transaction layer answers CANCEL and the INVITE
+	p.srv.OnBye(p.onBye)
+	p.srv.OnInfo(p.onInfo)
+	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
+		respond(tx, res)
+	})
+	p.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
+		respond(tx, res)
+	})
+}
+
+func respond(tx sip.ServerTransaction, res *sip.Response) {
+	_ = tx.Respond(res)
+}
+
+func reply(req *sip.Request, tx sip.ServerTransaction, code int, warning string) {
+	res := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	if warning != "" {
+		// RFC 3261 section 20.43: 399 is a miscellaneous warning.
+		res.AppendHeader(sip.NewHeader("Warning", `399 opencsf "`+strings.ReplaceAll(warning, `"`, "'")+`"`))
+	}
+	respond(tx, res)
+}
+
+func (p *Phone) lookup(req *sip.Request) *Call {
+	cid := req.CallID()
+	if cid == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[cid.Value()]
+}
+
+func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := p.lookup(req)
+	if c == nil {
+		reply(req, tx, 481, "")
+		return
+	}
+	reply(req, tx, 200, "")
+	c.end(nil, false)
+}
+
+// onInfo takes DTMF sent as SIP INFO (application/dtmf-relay, or
+// application/dtmf with the digit alone).
+func (p *Phone) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	c := p.lookup(req)
+	if c == nil {
+		reply(req, tx, 481, "")
+		return
+	}
+	var digit rune
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = strings.ToLower(strings.TrimSpace(h.Value()))
+	}
+	body := string(req.Body())
+	switch {
+	case strings.HasPrefix(ct, "application/dtmf-relay"):
+		for line := range strings.SplitSeq(body, "\n") {
+			k, v, ok := strings.Cut(line, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "Signal") {
+				if v = strings.TrimSpace(v); len(v) == 1 {
+					digit = rune(v[0])
+				}
+			}
+		}
+	case strings.HasPrefix(ct, "application/dtmf"):
+		if v := strings.TrimSpace(body); len(v) == 1 {
+			digit = rune(v[0])
+		}
+	default:
+		reply(req, tx, 415, "")
+		return
+	}
+	if _, ok := dtmfCode(digit); !ok {
+		reply(req, tx, 400, "no DTMF signal in body")
+		return
+	}
+	reply(req, tx, 200, "")
+	c.dtmfReceived(digit, true)
+}
+
+func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		p.onReinvite(req, tx)
+		return
+	}
+	p.mu.Lock()
+	unavailable := p.closed || p.shutdowns
+	_, dup := p.calls[req.CallID().Value()]
+	p.mu.Unlock()
+	if unavailable {
+		reply(req, tx, 480, "shutting down")
+		return
+	}
+	if dup {
+		reply(req, tx, 482, "")
+		return
+	}
+	from, contact := req.From(), req.Contact()
+	if from == nil || contact == nil {
+		reply(req, tx, 400, "missing From or Contact")
+		return
+	}
+	rm, err := parseSDP(req.Body())
+	if err != nil {
+		reply(req, tx, 488, err.Error())
+		return
+	}
+	ours := make([]codec, 0, len(p.cfg.Codecs))
+	for _, n := range p.cfg.Codecs {
+		cd, _ := codecByName(n)
+		ours = append(ours, cd)
+	}
+	cd, err := choose(rm, ours)
+	if err != nil {
+		reply(req, tx, 488, err.Error())
+		return
+	}
+
+	c := &Call{p: p, id: req.CallID().Value(), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
+		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
+	if c.stream, err = newStream(c, p.localIP); err != nil {
+		reply(req, tx, 500, "no media port")
+		return
+	}
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
+		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv)}
+	tag := sip.GenerateTagN(16)
+	treq := req.Clone()
+	treq.To().Params.Add("tag", tag)
+	c.dlg = dialog{localURI: req.To().Address, localTag: tag, remoteURI: from.Address, remoteTarget: contact.Address,
+		localSeq: randUint32() & 0x7FFF}
+	c.dlg.remoteTag, _ = from.Params.Get("tag")
+	for _, h := range req.GetHeaders("Record-Route") {
+		if rr, ok := h.(*sip.RecordRouteHeader); ok {
+			c.dlg.routeSet = append(c.dlg.routeSet, rr.Address)
+		}
+	}
+	cancelled := make(chan struct{})
+	if !tx.OnCancel(func(*sip.Request) { close(cancelled) }) {
+		c.stream.close(p.media)
+		return
+	}
+	p.mu.Lock()
+	p.calls[c.id] = c
+	p.counters["calls_incoming"]++
+	p.mu.Unlock()
+
+	ringing := sip.NewResponseFromRequest(treq, 180, "Ringing", nil)
+	ringing.AppendHeader(p.contactHeader())
+	respond(tx, ringing)
+	p.log.Info("call received", logCallID, c.id, "from", c.remote)
+	csf.Publish(p.cfg.Events, CallReceived{Call: c, From: c.remote})
+	csf.Publish(p.cfg.Events, CallStateChanged{Call: c, From: CallIncoming, State: CallIncoming})
+
+	for {
+		select {
+		case d := <-c.answer:
+			if d.code != 200 {
+				reply(treq, tx, d.code, "")
+				c.end(nil, false)
+				d.res <- nil
+				return
+			}
+			if d.opts != nil {
+				c.stream.setIO(d.opts.Source, d.opts.Sink)
+			}
+			c.stream.configure(rm, cd, c.local.dir)
+			c.mu.Lock()
+			c.answer = nil
+			body := c.local.marshal()
+			c.mu.Unlock()
+			res := sip.NewSDPResponseFromRequest(treq, body)
+			res.AppendHeader(p.contactHeader())
+			res.AppendHeader(sip.NewHeader("Allow", allowed))
+			if err := tx.Respond(res); err != nil {
+				c.end(err, false)
+				d.res <- err
+				return
+			}
+			c.stream.start(p.media)
+			c.setState(CallActive, nil)
+			d.res <- nil
+			return
+		case <-cancelled:
+			c.end(&StatusError{Method: "INVITE", Code: 487, Reason: "Request Terminated"}, false)
+			return
+		case <-tx.Done():
+			c.end(tx.Err(), false)
+			return
+		case <-p.ctx.Done():
+			reply(treq, tx, 480, "")
+			return
+		}
+	}
+}
+
+// onReinvite answers an offer within the dialog: hold and resume from the
+// far end, or a changed address (RFC 3264 section 8).
+func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := p.lookup(req)
+	if c == nil {
+		reply(req, tx, 481, "")
+		return
+	}
+	rm, err := parseSDP(req.Body())
+	if err != nil {
+		reply(req, tx, 488, err.Error())
+		return
+	}
+	c.mu.Lock()
+	state := c.state
+	if state == CallEnded || c.ending || state == CallIncoming {
+		c.mu.Unlock()
+		reply(req, tx, 491, "")
+		return
+	}
+	cd, err := choose(rm, c.local.codecs)
+	if err != nil {
+		c.mu.Unlock()
+		reply(req, tx, 488, err.Error())
+		return
+	}
+	want := sendrecv
+	if state == CallHeld {
+		want = sendonly
+	}
+	ans := rm.dir.answer(want)
+	c.local.version++
+	c.local.dir = ans
+	c.local.codecs = []codec{cd}
+	if rm.dtmfPT >= 0 {
+		c.local.dtmfPT = rm.dtmfPT
+	}
+	body := c.local.marshal()
+	if ct := req.Contact(); ct != nil {
+		c.dlg.remoteTarget = ct.Address
+	}
+	c.remoteMedia = rm
+	c.mu.Unlock()
+	res := sip.NewSDPResponseFromRequest(req, body)
+	res.AppendHeader(p.contactHeader())
+	if err := tx.Respond(res); err != nil {
+		return
+	}
+	c.stream.configure(rm, cd, ans)
+	switch {
+	case rm.dir == sendonly || rm.dir == inactive:
+		if state != CallHeld {
+			c.setState(CallRemoteHeld, nil)
+		}
+	case state == CallRemoteHeld:
+		c.setState(CallActive, nil)
+	}
+}
