@@ -1,0 +1,507 @@
+package im
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/im/internal/sm"
+	"github.com/opencsf/opencsf/internal/backoff"
+	"mellium.im/xmpp/jid"
+)
+
+// Client is an XMPP client session with reconnection, stream management
+// and the IM features of OpenCSF. Make one with [New], then [Client.Start].
+// It implements [csf.Service]. All methods are safe for concurrent use.
+type Client struct {
+	cfg       Config
+	log       *slog.Logger
+	bare      jid.JID
+	origin    jid.JID // bare JID with the configured resource
+	trust     *csf.Trust
+	loadTrust func() (*csf.Trust, error)
+	policy    backoff.Policy
+
+	life   context.Context // lifetime context, cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // supervisor and per-session goroutines
+
+	wake chan struct{} // tells the writer the outbox has work (capacity 1)
+
+	mu         sync.Mutex // guards the fields below
+	started    bool
+	closed     bool
+	sess       *session // nil while disconnected
+	boundJID   jid.JID
+	sm         sm.State
+	outbox     []outItem
+	ackWanted  bool // the server sent <r/>
+	ackAsked   bool // we sent <r/> and wait for <a/>
+	iqs        map[string]*pendingIQ
+	mam        map[string]*mamQuery
+	seen       *dedup
+	lastArch   string // newest archive id seen, for catch-up
+	presence   Presence
+	rooms      map[string]*Room
+	health     csf.Health
+	counters   counters
+	disconnErr error
+}
+
+type counters struct {
+	sent, received, reconnects, resumed, dropped, duplicates int64
+}
+
+// outItem is one queued outgoing stanza.
+type outItem struct {
+	data   []byte
+	resend bool // still worth sending on a fresh session (messages)
+}
+
+// New checks cfg and returns an unstarted client. It does no I/O.
+func New(cfg Config) (*Client, error) {
+	cfg, origin, err := cfg.validated()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:    cfg,
+		log:    cfg.Logger.With("service", "im", "jid", origin.Bare().String()),
+		bare:   origin.Bare(),
+		origin: origin,
+		trust:  cfg.Trust,
+		policy: backoff.Policy{Base: cfg.ReconnectMin, Max: cfg.ReconnectMax},
+		wake:   make(chan struct{}, 1),
+		iqs:    make(map[string]*pendingIQ),
+		mam:    make(map[string]*mamQuery),
+		rooms:  make(map[string]*Room),
+		seen:   newDedup(4096),
+		presence: Presence{
+			Available: true, Priority: cfg.Priority,
+		},
+	}
+	c.life, c.cancel = context.WithCancel(context.Background())
+	c.health = csf.Health{Status: "not started", Since: time.Now()}
+	return c, nil
+}
+
+// JID returns the full address bound to the session, or the bare JID
+// before the first connection.
+func (c *Client) JID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.boundJID.String() != "" {
+		return c.boundJID.String()
+	}
+	return c.bare.String()
+}
+
+// Start connects, authenticates and binds, then keeps the session up in
+// the background until Close or Shutdown. It returns when the first
+// session is ready, or with the first error that retrying cannot fix
+// (an *AuthError matching ErrAuth, a *csf.TLSError), or when ctx ends
+// (returning the last connection error). ctx bounds the start only.
+func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.started:
+		c.mu.Unlock()
+		return errors.New("im: client already started")
+	}
+	c.started = true
+	c.health.Status = "connecting"
+	c.mu.Unlock()
+	if c.trust == nil && c.loadTrust != nil {
+		t, err := c.loadTrust()
+		if err != nil {
+			return c.fail(err)
+		}
+		c.trust = t
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	context.AfterFunc(c.life, stop) // Close during Start ends it
+	var last error
+	for attempt := 0; ; attempt++ {
+		s, err := c.connect(ctx)
+		if err == nil {
+			if err := c.established(s); err != nil {
+				return c.fail(err)
+			}
+			c.wg.Add(1)
+			go c.supervise(s)
+			return nil
+		}
+		last = err
+		c.log.Warn("connect failed", "err", err, "attempt", attempt)
+		if fatal(err) {
+			return c.fail(err)
+		}
+		if werr := c.policy.Wait(ctx, attempt); werr != nil {
+			if c.life.Err() != nil {
+				return ErrClosed
+			}
+			return c.fail(fmt.Errorf("im: start: %w (last error: %w)", werr, last))
+		}
+	}
+}
+
+func (c *Client) fail(err error) error {
+	c.mu.Lock()
+	c.health = csf.Health{Status: "failed", LastError: err, Since: time.Now(), Server: c.cfg.Server}
+	c.mu.Unlock()
+	return err
+}
+
+// fatal reports errors that reconnecting cannot fix.
+func fatal(err error) bool {
+	var te *csf.TLSError
+	return errors.Is(err, ErrAuth) || errors.As(err, &te) || errors.Is(err, ErrBadAddress)
+}
+
+// established makes s the current session: it settles stream management
+// (resend what the server missed), starts the reader's companions, and on
+// a fresh session sends presence, enables carbons and catches up from the
+// archive.
+func (c *Client) established(s *session) error {
+	neg := s.neg
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		s.xs.Conn().Close()
+		return ErrClosed
+	}
+	var resend []sm.Item
+	if neg.resumed {
+		items, err := c.sm.Resumed(neg.resumeH)
+		if err != nil {
+			c.log.Warn("bad resumption counter, resending all", "err", err)
+		}
+		resend = items
+		c.counters.resumed++
+	} else {
+		resend = c.sm.Fail(neg.failedH, neg.hasFailH)
+		// Replies and requests queued for the old session are stale.
+		kept := c.outbox[:0]
+		for _, it := range c.outbox {
+			if it.resend {
+				kept = append(kept, it)
+			}
+		}
+		c.outbox = kept
+		if neg.smOn {
+			c.sm.Enable(neg.smID, neg.smLoc)
+		}
+		c.ackAsked, c.ackWanted = false, false
+		c.failIQsLocked()
+	}
+	if len(resend) > 0 {
+		items := make([]outItem, 0, len(resend)+len(c.outbox))
+		for _, it := range resend {
+			items = append(items, outItem{data: it.Data, resend: it.Resend})
+		}
+		c.outbox = append(items, c.outbox...)
+	}
+	c.ackAsked = false
+	c.sess = s
+	c.boundJID = neg.jid
+	if c.started && c.health.Status != "connecting" {
+		c.counters.reconnects++
+	}
+	c.health = csf.Health{Healthy: true, Status: "connected", Server: s.server, Since: time.Now(),
+		TLS: csf.SummarizeConn(neg.tlsState)}
+	pres := c.presence
+	rooms := make([]*Room, 0, len(c.rooms))
+	for _, r := range c.rooms {
+		rooms = append(rooms, r)
+	}
+	c.mu.Unlock()
+
+	c.log.Info("connected", "server", s.server, "bound", neg.jid.String(), "resumed", neg.resumed,
+		"stream_management", neg.smOn || neg.resumed, "sasl", neg.mech, "resent", len(resend))
+	c.wg.Add(2)
+	go c.writer(s)
+	go c.pinger(s)
+	c.kick()
+	if !neg.resumed {
+		// Carbons before presence, so that no message slips between
+		// (XEP-0280 section 4).
+		c.enqueue(carbonsEnable(c.newID()), false)
+		c.enqueue(presenceStanza(pres, ""), false)
+		for _, r := range rooms {
+			r.rejoin()
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.catchUp(s)
+		}()
+	}
+	csf.Publish(c.cfg.Events, Connected{JID: neg.jid.String(), Server: s.server, Resumed: neg.resumed})
+	return nil
+}
+
+// failIQsLocked ends every pending IQ with ErrNotConnected.
+func (c *Client) failIQsLocked() {
+	for id, p := range c.iqs {
+		p.finish(nil, ErrNotConnected)
+		delete(c.iqs, id)
+	}
+}
+
+// supervise runs sessions until Close: it reads s, and after it ends
+// reconnects with backoff, resuming when possible.
+func (c *Client) supervise(s *session) {
+	defer c.wg.Done()
+	for {
+		err := c.read(s)
+		c.endSession(s, err)
+		if c.life.Err() != nil {
+			return
+		}
+		for attempt := 0; ; attempt++ {
+			d := c.policy.Delay(attempt)
+			if attempt == 0 {
+				d /= 4 // the first retry is quick: most drops are one-off
+			}
+			c.setHealth(false, fmt.Sprintf("reconnecting in %s", d.Round(time.Millisecond)), err)
+			csf.Publish(c.cfg.Events, Disconnected{Err: err, Retry: d})
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-c.life.Done():
+				t.Stop()
+				return
+			}
+			ns, cerr := c.connect(c.life)
+			if cerr == nil {
+				if c.established(ns) != nil {
+					return
+				}
+				s = ns
+				break
+			}
+			err = cerr
+			c.log.Warn("reconnect failed", "err", cerr, "attempt", attempt)
+			if fatal(cerr) {
+				c.setHealth(false, "failed: "+cerr.Error(), cerr)
+				csf.Publish(c.cfg.Events, Disconnected{Err: cerr})
+				c.log.Error("giving up", "err", cerr)
+				return
+			}
+		}
+	}
+}
+
+func (c *Client) setHealth(ok bool, status string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.health.Healthy, c.health.Status, c.health.LastError, c.health.Since = ok, status, err, time.Now()
+}
+
+// endSession closes s's connection and forgets it.
+func (c *Client) endSession(s *session, err error) {
+	s.xs.Conn().Close()
+	c.mu.Lock()
+	if c.sess == s {
+		c.sess = nil
+	}
+	if !c.sm.Resumable() {
+		c.failIQsLocked()
+	}
+	c.disconnErr = err
+	c.mu.Unlock()
+	close(s.done)
+	if c.life.Err() == nil {
+		c.log.Info("disconnected", "err", err)
+	}
+}
+
+// enqueue queues a stanza for the writer. Messages (resend) survive a
+// lost session; other stanzas go only to the session they were meant for.
+func (c *Client) enqueue(data []byte, resend bool) {
+	c.mu.Lock()
+	c.outbox = append(c.outbox, outItem{data: data, resend: resend})
+	c.mu.Unlock()
+	c.kick()
+}
+
+func (c *Client) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// maxBatch bounds one write.
+const maxBatch = 64 << 10
+
+// writer writes queued stanzas to s in batches: everything queued since
+// the last write goes out in one write, followed by an ack request.
+func (c *Client) writer(s *session) {
+	defer c.wg.Done()
+	var buf []byte
+	for {
+		select {
+		case <-c.wake:
+		case <-s.done:
+			return
+		case <-c.life.Done():
+			return
+		}
+		for {
+			buf = buf[:0]
+			c.mu.Lock()
+			if c.sess != s {
+				c.mu.Unlock()
+				break
+			}
+			n := 0
+			for n < len(c.outbox) && (n == 0 || len(buf)+len(c.outbox[n].data) <= maxBatch) {
+				it := c.outbox[n]
+				buf = append(buf, it.data...)
+				c.sm.Sent(it.data, it.resend)
+				n++
+			}
+			clear(c.outbox[:n])
+			c.outbox = c.outbox[n:]
+			if c.sm.Enabled() {
+				if c.ackWanted {
+					buf = fmt.Appendf(buf, "<a xmlns='%s' h='%d'/>", sm.NS, c.sm.In())
+					c.ackWanted = false
+				}
+				if n > 0 && !c.ackAsked {
+					buf = append(buf, "<r xmlns='urn:xmpp:sm:3'/>"...)
+					c.ackAsked = true
+				}
+			}
+			c.counters.sent += int64(n)
+			more := len(c.outbox) > 0
+			c.mu.Unlock()
+			if len(buf) == 0 {
+				break
+			}
+			if _, err := s.conn.Write(buf); err != nil {
+				// The reader notices the broken connection; what was counted
+				// as sent stays queued in the stream-management state.
+				s.xs.Conn().Close()
+				return
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// pinger pings the server when nothing was heard for PingInterval, and
+// drops the connection when the answer does not come within PingTimeout.
+func (c *Client) pinger(s *session) {
+	defer c.wg.Done()
+	if c.cfg.PingInterval < 0 {
+		return
+	}
+	t := time.NewTicker(c.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.done:
+			return
+		case <-c.life.Done():
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.life, c.cfg.PingTimeout)
+		err := c.pingOn(ctx, s)
+		cancel()
+		if err != nil && c.life.Err() == nil {
+			var se *StanzaError
+			if errors.As(err, &se) {
+				continue // the server answered, even if with an error
+			}
+			c.log.Warn("ping failed, dropping connection", "err", err)
+			s.xs.Conn().Close()
+			return
+		}
+	}
+}
+
+// Health reports the connection state; it does not block.
+func (c *Client) Health() csf.Health {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.health
+	h.Counters = map[string]int64{
+		"messages_sent_stanzas": c.counters.sent, "stanzas_received": c.counters.received,
+		"reconnects": c.counters.reconnects, "resumed": c.counters.resumed,
+		"dropped": c.counters.dropped, "duplicates": c.counters.duplicates,
+		"unacked": int64(c.sm.Pending()),
+	}
+	return h
+}
+
+// Shutdown sends unavailable presence, waits (within ctx) for the server
+// to acknowledge what was sent, closes the stream and frees everything.
+func (c *Client) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	s := c.sess
+	c.mu.Unlock()
+	if s != nil {
+		c.enqueue(presenceStanza(Presence{}, ""), false)
+		// An IQ round trip proves everything before it reached the server.
+		_ = c.pingOn(ctx, s)
+		_ = s.xs.Close()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+	}
+	return c.Close()
+}
+
+// Close stops at once: the connection is dropped without goodbye and every
+// goroutine is joined. A second call returns an error matching
+// net.ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.closed = true
+	s := c.sess
+	c.failIQsLocked()
+	for _, q := range c.mam {
+		q.finish(nil, ErrClosed)
+	}
+	c.mu.Unlock()
+	c.cancel()
+	if s != nil {
+		s.xs.Conn().Close()
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	c.health = csf.Health{Status: "closed", Since: time.Now()}
+	c.mu.Unlock()
+	return nil
+}
+
+// newID returns a random stanza id.
+func (c *Client) newID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,393 @@
+package im
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/im/internal/sm"
+	"mellium.im/sasl"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+)
+
+// endpoint is one address to try.
+type endpoint struct {
+	addr      string // host:port
+	directTLS bool
+}
+
+// endpoints returns the addresses to try, in order: Config.Server, or the
+// SRV records of the domain (direct TLS first, XEP-0368), or domain:5222.
+func (c *Client) endpoints(ctx context.Context) []endpoint {
+	if c.cfg.Server != "" {
+		return []endpoint{{c.cfg.Server, c.cfg.DirectTLS}}
+	}
+	domain := c.bare.Domainpart()
+	r := c.cfg.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	var eps []endpoint
+	for _, svc := range []struct {
+		name   string
+		direct bool
+	}{{"xmpps-client", true}, {"xmpp-client", false}} {
+		_, srvs, err := r.LookupSRV(ctx, svc.name, "tcp", domain)
+		if err != nil {
+			continue
+		}
+		for _, s := range srvs {
+			if s.Target == "." { // RFC 2782: service decidedly not available
+				continue
+			}
+			eps = append(eps, endpoint{net.JoinHostPort(trimDot(s.Target), strconv.Itoa(int(s.Port))), svc.direct})
+		}
+	}
+	if len(eps) == 0 {
+		eps = append(eps, endpoint{net.JoinHostPort(domain, "5222"), false})
+	}
+	return eps
+}
+
+func trimDot(s string) string {
+	if len(s) > 0 && s[len(s)-1] == '.' {
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+// limitConn counts bytes read since the last mark and fails the read that
+// passes the limit, so that one huge stanza cannot exhaust memory.
+type limitConn struct {
+	net.Conn
+	limit   int64
+	since   atomic.Int64
+	enabled atomic.Bool
+}
+
+var errStanzaTooBig = errors.New("im: inbound stanza exceeds the size limit")
+
+func (l *limitConn) Read(p []byte) (int, error) {
+	n, err := l.Conn.Read(p)
+	if l.enabled.Load() && l.since.Add(int64(n)) > l.limit {
+		return n, errStanzaTooBig
+	}
+	return n, err
+}
+
+func (l *limitConn) mark() { l.since.Store(0) }
+
+// negotiated is what stream negotiation decided for one connection.
+type negotiated struct {
+	resumed  bool
+	resumeH  uint32
+	failedH  uint32
+	hasFailH bool
+	smOn     bool   // <enabled/> received on a fresh session
+	smID     string // resumption id
+	smLoc    string
+	jid      jid.JID
+	mech     string
+	tlsState tls.ConnectionState
+}
+
+// session is one live connection.
+type session struct {
+	xs     *xmpp.Session
+	conn   net.Conn // what we write to: the TLS connection
+	raw    *limitConn
+	neg    *negotiated
+	server string
+	done   chan struct{} // closed when the session ended
+}
+
+func (c *Client) tlsConfig() *tls.Config {
+	var cfg *tls.Config
+	switch {
+	case c.cfg.TLS != nil:
+		cfg = c.cfg.TLS.Clone()
+	case c.trust != nil:
+		cfg = c.trust.TLSConfig(c.bare.Domainpart())
+	default:
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = c.bare.Domainpart()
+	}
+	return cfg
+}
+
+// connect dials the endpoints in turn and negotiates a session, resuming
+// the previous one when stream management allows.
+func (c *Client) connect(ctx context.Context) (*session, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	var errs []error
+	for _, ep := range c.endpoints(ctx) {
+		s, err := c.connectTo(ctx, ep)
+		if err == nil {
+			return s, nil
+		}
+		// Authentication and certificate failures are the same on every
+		// endpoint of a domain: stop at once.
+		var te *csf.TLSError
+		if errors.Is(err, ErrAuth) || errors.As(err, &te) || ctx.Err() != nil {
+			return nil, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
+	var d net.Dialer
+	tcp, err := d.DialContext(ctx, "tcp", ep.addr)
+	if err != nil {
+		return nil, fmt.Errorf("im: connect %s: %w", ep.addr, err)
+	}
+	raw := &limitConn{Conn: tcp, limit: int64(c.cfg.MaxStanzaSize)}
+	tlsCfg := c.tlsConfig()
+	host := tlsCfg.ServerName
+	var rw net.Conn = raw
+	if ep.directTLS {
+		tc := tls.Client(raw, tlsCfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			tcp.Close()
+			return nil, fmt.Errorf("im: connect %s: %w", ep.addr, c.trust.Classify(host, err))
+		}
+		rw = tc
+	}
+	neg := &negotiated{}
+	features := []xmpp.StreamFeature{c.saslFeature(neg), c.bindFeature(neg)}
+	if !ep.directTLS {
+		features = append([]xmpp.StreamFeature{c.startTLSFeature(tlsCfg, neg)}, features...)
+	}
+	xs, err := xmpp.NewClientSession(ctx, c.origin, rw, features...)
+	if err != nil {
+		tcp.Close()
+		var te *csf.TLSError
+		if errors.As(err, &te) || errors.Is(err, ErrAuth) {
+			return nil, fmt.Errorf("im: connect %s: %w", ep.addr, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("im: connect %s: %w", ep.addr, ctx.Err())
+		}
+		return nil, fmt.Errorf("im: negotiate with %s: %w", ep.addr, err)
+	}
+	if tc, ok := rw.(*tls.Conn); ok {
+		neg.tlsState = tc.ConnectionState()
+	}
+	conn := xs.Conn()
+	return &session{xs: xs, conn: conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
+}
+
+// startTLSFeature is STARTTLS (RFC 6120 section 5) with an explicit
+// handshake, so that a certificate failure comes back classified.
+func (c *Client) startTLSFeature(cfg *tls.Config, neg *negotiated) xmpp.StreamFeature {
+	f := xmpp.StartTLS(cfg)
+	f.Negotiate = func(ctx context.Context, s *xmpp.Session, _ any) (xmpp.SessionState, io.ReadWriter, error) {
+		conn := s.Conn()
+		r := s.TokenReader()
+		defer r.Close()
+		d := xml.NewTokenDecoder(r)
+		if _, err := io.WriteString(conn, `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`); err != nil {
+			return 0, nil, err
+		}
+		start, err := nextStart(d)
+		if err != nil {
+			return 0, nil, err
+		}
+		if start.Name.Local != "proceed" {
+			return 0, nil, fmt.Errorf("im: server refused STARTTLS (%s)", start.Name.Local)
+		}
+		if err := d.Skip(); err != nil {
+			return 0, nil, err
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return 0, nil, c.trust.Classify(cfg.ServerName, err)
+		}
+		neg.tlsState = tc.ConnectionState()
+		return xmpp.Secure, tc, nil
+	}
+	return f
+}
+
+// saslMechanisms are offered in this order: the SCRAM family first, with
+// channel binding (-PLUS) when the server offers it; PLAIN last. mellium's
+// SASL feature needs the Secure bit, so none of them is ever used in clear.
+var saslMechanisms = []sasl.Mechanism{
+	sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain,
+}
+
+func (c *Client) saslFeature(neg *negotiated) xmpp.StreamFeature {
+	f := xmpp.SASL("", c.cfg.Password.Reveal(), saslMechanisms...)
+	inner := f.Negotiate
+	f.Negotiate = func(ctx context.Context, s *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
+		offered, _ := data.([]string)
+		neg.mech = pickMechanism(offered)
+		mask, rw, err := inner(ctx, s, data)
+		if err != nil {
+			// A failure element from the server has no Unwrap chain we could
+			// match (mellium keeps its type internal); network errors do.
+			var ne net.Error
+			if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil {
+				return mask, rw, err
+			}
+			return mask, rw, &AuthError{Mechanism: neg.mech, Reason: err.Error()}
+		}
+		return mask, rw, nil
+	}
+	return f
+}
+
+func pickMechanism(offered []string) string {
+	for _, m := range saslMechanisms {
+		for _, o := range offered {
+			if o == m.Name {
+				return m.Name
+			}
+		}
+	}
+	return ""
+}
+
+// bindFeature binds a resource, or resumes the previous XEP-0198 session
+// instead (resumption replaces binding: binding first would make the
+// resumption fail), then enables stream management on a fresh session.
+func (c *Client) bindFeature(neg *negotiated) xmpp.StreamFeature {
+	f := xmpp.BindResource()
+	f.Negotiate = func(ctx context.Context, s *xmpp.Session, _ any) (xmpp.SessionState, io.ReadWriter, error) {
+		conn := s.Conn()
+		r := s.TokenReader()
+		defer r.Close()
+		d := xml.NewTokenDecoder(r)
+		_, smOffered := s.Feature(sm.NS)
+		smOffered = smOffered && !c.cfg.DisableStreamManagement
+
+		c.mu.Lock()
+		resumable, previd, h, prevJID := c.sm.Resumable(), c.sm.ID, c.sm.In(), c.boundJID
+		c.mu.Unlock()
+
+		if smOffered && resumable {
+			var b builder
+			b.empty("resume", "xmlns", sm.NS, "h", strconv.FormatUint(uint64(h), 10), "previd", previd)
+			if _, err := conn.Write(b.bytes()); err != nil {
+				return 0, nil, err
+			}
+			start, err := nextStart(d)
+			if err != nil {
+				return 0, nil, err
+			}
+			hv, hasH := attrUint(start, "h")
+			if err := d.Skip(); err != nil {
+				return 0, nil, err
+			}
+			switch {
+			case start.Name.Space == sm.NS && start.Name.Local == "resumed" && hasH:
+				neg.resumed, neg.resumeH, neg.jid = true, hv, prevJID
+				s.UpdateAddr(prevJID)
+				return xmpp.Ready, nil, nil
+			case start.Name.Space == sm.NS && start.Name.Local == "failed":
+				neg.failedH, neg.hasFailH = hv, hasH
+			default:
+				return 0, nil, fmt.Errorf("im: unexpected %s answering <resume/>", start.Name.Local)
+			}
+		}
+
+		var b builder
+		b.open("iq", "type", "set", "id", "bind-1").open("bind", "xmlns", nsBind).
+			elem("resource", c.cfg.Resource).close("bind").close("iq")
+		if _, err := conn.Write(b.bytes()); err != nil {
+			return 0, nil, err
+		}
+		start, err := nextStart(d)
+		if err != nil {
+			return 0, nil, err
+		}
+		var resp struct {
+			Type  string     `xml:"type,attr"`
+			JID   string     `xml:"urn:ietf:params:xml:ns:xmpp-bind bind>jid"`
+			Error *wireError `xml:"jabber:client error"`
+		}
+		if err := d.DecodeElement(&resp, &start); err != nil {
+			return 0, nil, err
+		}
+		if resp.Type != "result" {
+			return 0, nil, fmt.Errorf("im: bind resource: %w", resp.Error.err())
+		}
+		bound, err := jid.Parse(resp.JID)
+		if err != nil || !bound.Bare().Equal(c.bare) {
+			return 0, nil, fmt.Errorf("im: server bound an unexpected address %q", resp.JID)
+		}
+		neg.jid = bound
+		s.UpdateAddr(bound)
+
+		if smOffered {
+			var b builder
+			b.empty("enable", "xmlns", sm.NS, "resume", "true")
+			if _, err := conn.Write(b.bytes()); err != nil {
+				return 0, nil, err
+			}
+			start, err := nextStart(d)
+			if err != nil {
+				return 0, nil, err
+			}
+			if start.Name.Space == sm.NS && start.Name.Local == "enabled" {
+				neg.smOn = true
+				for _, a := range start.Attr {
+					switch a.Name.Local {
+					case "id":
+						neg.smID = a.Value
+					case "location":
+						neg.smLoc = a.Value
+					}
+				}
+			}
+			if err := d.Skip(); err != nil {
+				return 0, nil, err
+			}
+		}
+		return xmpp.Ready, nil, nil
+	}
+	return f
+}
+
+func nextStart(d *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return se, nil
+		}
+	}
+}
+
+func attrUint(se xml.StartElement, name string) (uint32, bool) {
+	for _, a := range se.Attr {
+		if a.Name.Local == name {
+			v, err := strconv.ParseUint(a.Value, 10, 32)
+			return uint32(v), err == nil
+		}
+	}
+	return 0, false
+}
+
+func attrValue(se xml.StartElement, name string) string {
+	for _, a := range se.Attr {
+		if a.Name.Local == name && a.Name.Space == "" {
+			return a.Value
+		}
+	}
+	return ""
+}

@@ -1,0 +1,369 @@
+package im
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/im/internal/sm"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stream"
+)
+
+// read is the session's single reader: it decodes each top-level element
+// and handles it, until the stream ends. Handling never blocks on the
+// network or on subscribers: replies go to the outbox, events to the bus.
+func (c *Client) read(s *session) error {
+	r := s.xs.TokenReader()
+	defer r.Close()
+	d := xml.NewTokenDecoder(r)
+	s.raw.mark()
+	s.raw.enabled.Store(true)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			var se stream.Error
+			if errors.As(err, &se) {
+				return &StreamError{Condition: se.Err}
+			}
+			if err == io.EOF {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok {
+			if _, end := tok.(xml.EndElement); end {
+				return io.EOF
+			}
+			continue // whitespace keep-alive
+		}
+		if err := c.handle(d, start); err != nil {
+			return err
+		}
+		s.raw.mark()
+	}
+}
+
+// handle decodes and handles one top-level element. It returns an error
+// only for what ends the session (bad XML, protocol violations).
+func (c *Client) handle(d *xml.Decoder, start xml.StartElement) error {
+	switch start.Name {
+	case xml.Name{Space: nsClient, Local: "message"}:
+		var m wireMessage
+		if err := d.DecodeElement(&m, &start); err != nil {
+			return fmt.Errorf("im: bad message: %w", err)
+		}
+		c.onMessage(&m)
+		c.received()
+	case xml.Name{Space: nsClient, Local: "presence"}:
+		var p wirePresence
+		if err := d.DecodeElement(&p, &start); err != nil {
+			return fmt.Errorf("im: bad presence: %w", err)
+		}
+		c.onPresence(&p)
+		c.received()
+	case xml.Name{Space: nsClient, Local: "iq"}:
+		var iq wireIQ
+		if err := d.DecodeElement(&iq, &start); err != nil {
+			return fmt.Errorf("im: bad iq: %w", err)
+		}
+		c.onIQ(&iq)
+		c.received()
+	case xml.Name{Space: sm.NS, Local: "r"}:
+		if err := d.Skip(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.ackWanted = true
+		c.mu.Unlock()
+		c.kick()
+	case xml.Name{Space: sm.NS, Local: "a"}:
+		h, ok := attrUint(start, "h")
+		if err := d.Skip(); err != nil {
+			return err
+		}
+		if !ok {
+			c.log.Warn("dropped <a/> without a valid h")
+			return nil
+		}
+		c.mu.Lock()
+		_, err := c.sm.Ack(h)
+		c.ackAsked = false
+		more := len(c.outbox) > 0
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if more {
+			c.kick()
+		}
+	default:
+		// Elements in a wrong namespace (a jabber:server message, say) are
+		// not stanzas for us: skipped, not counted.
+		c.drop("unknown top-level element", "element", start.Name.Space+" "+start.Name.Local)
+		return d.Skip()
+	}
+	return nil
+}
+
+func (c *Client) received() {
+	c.mu.Lock()
+	c.sm.Received()
+	c.counters.received++
+	c.mu.Unlock()
+}
+
+// drop logs a stanza we refuse to act on.
+func (c *Client) drop(why string, args ...any) {
+	c.mu.Lock()
+	c.counters.dropped++
+	c.mu.Unlock()
+	c.log.Warn("dropped inbound stanza: "+why, args...)
+}
+
+// fromSelf reports whether a stanza's from is our own account (absent,
+// our bare JID, or our domain-less self as servers write it): only such
+// stanzas may carry carbons, archive results and roster pushes
+// (XEP-0280 section 11, RFC 6121 section 2.1.6).
+func (c *Client) fromSelf(from string) bool {
+	if from == "" {
+		return true
+	}
+	j, err := jid.Parse(from)
+	if err != nil {
+		return false
+	}
+	return j.Equal(c.bare)
+}
+
+func (c *Client) onMessage(m *wireMessage) {
+	if m.Type == "error" {
+		csf.Publish(c.cfg.Events, MessageFailed{ID: m.ID, To: m.From, Err: m.Error.err()})
+		return
+	}
+	if m.CarbonRecv != nil || m.CarbonSent != nil {
+		if !c.fromSelf(m.From) {
+			c.drop("carbon with spoofed from", "from", m.From)
+			return
+		}
+		cb, dir := m.CarbonRecv, Incoming
+		if cb == nil {
+			cb, dir = m.CarbonSent, Outgoing
+		}
+		if cb.Forwarded == nil || cb.Forwarded.Message == nil {
+			c.drop("empty carbon")
+			return
+		}
+		inner := cb.Forwarded.Message
+		if inner.CarbonRecv != nil || inner.CarbonSent != nil || inner.MAMResult != nil {
+			c.drop("nested carbon")
+			return
+		}
+		c.deliver(inner, dir, true, cb.Forwarded.Delay, "")
+		return
+	}
+	if m.MAMResult != nil {
+		if !c.fromSelf(m.From) {
+			c.drop("archive result with spoofed from", "from", m.From)
+			return
+		}
+		c.onMAMResult(m.MAMResult)
+		return
+	}
+	c.deliver(m, Incoming, false, m.Delay, c.archiveID(m))
+}
+
+// archiveID returns the stanza-id our server stamped on m (XEP-0359: only
+// the one "by" our own account counts; others may be forged).
+func (c *Client) archiveID(m *wireMessage) string {
+	for _, sid := range m.StanzaIDs {
+		if sid.By == c.bare.String() {
+			return sid.ID
+		}
+	}
+	return ""
+}
+
+// deliver publishes a chat message (and its receipt, chat state) once.
+func (c *Client) deliver(m *wireMessage, dir Direction, carbon bool, delay *wireDelay, archiveID string) {
+	if m.Type == "groupchat" {
+		c.onGroupMessage(m, delay)
+		return
+	}
+	if m.MUCUser != nil && m.MUCUser.Invite != nil || m.DirectInvite != nil {
+		c.onInvite(m)
+		return
+	}
+	peer := m.From
+	if dir == Outgoing {
+		peer = m.To
+	}
+	if m.Received != nil && m.Received.ID != "" && dir == Incoming {
+		csf.Publish(c.cfg.Events, ReceiptReceived{From: m.From, ID: m.Received.ID})
+	}
+	body, hasBody := m.body()
+	state := m.chatState()
+	if !hasBody {
+		if state != ChatNone && dir == Incoming && !carbon {
+			csf.Publish(c.cfg.Events, ChatStateChanged{From: m.From, State: state})
+		}
+		return
+	}
+	msg := Message{
+		ID: m.ID, From: m.From, To: m.To, Type: m.Type, Text: body, Thread: m.Thread,
+		State: state, Time: time.Now(), Direction: dir, Carbon: carbon, ArchiveID: archiveID,
+		RequestReceipt: m.Request != nil,
+	}
+	if m.Subject != nil {
+		msg.Subject = m.Subject.Text
+	}
+	if msg.Type == "" {
+		msg.Type = "normal"
+	}
+	if delay != nil {
+		if t, err := time.Parse(time.RFC3339Nano, delay.Stamp); err == nil {
+			msg.Time, msg.Delayed = t, true
+		}
+	}
+	if !c.firstTime(peer, m.ID, archiveID) {
+		return
+	}
+	if dir == Incoming && !carbon && m.Request != nil && m.ID != "" && m.From != "" {
+		// XEP-0184 section 5.4: receipts only to requests with an id.
+		c.enqueue(receiptStanza(c.newID(), m.From, m.ID), true)
+	}
+	csf.Publish(c.cfg.Events, MessageReceived{Message: msg})
+}
+
+// firstTime records a message by peer and id (and archive id) and reports
+// whether it is new. A message arrives twice when the server both stored
+// it offline and archived it, or when the sender re-sent it after a
+// failed resumption.
+func (c *Client) firstTime(peer, id, archiveID string) bool {
+	bare := peer
+	if j, err := jid.Parse(peer); err == nil {
+		bare = j.Bare().String()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if archiveID != "" {
+		c.lastArch = archiveID
+	}
+	if id == "" && archiveID == "" {
+		return true
+	}
+	keyID := "id\x00" + bare + "\x00" + id
+	keyArch := "arch\x00" + archiveID
+	if (id != "" && c.seen.has(keyID)) || (archiveID != "" && c.seen.has(keyArch)) {
+		c.counters.duplicates++
+		return false
+	}
+	if id != "" {
+		c.seen.add(keyID)
+	}
+	if archiveID != "" {
+		c.seen.add(keyArch)
+	}
+	return true
+}
+
+func (c *Client) onPresence(p *wirePresence) {
+	if p.MUCUser != nil || c.isRoomJID(p.From) {
+		c.onRoomPresence(p)
+		return
+	}
+	switch p.Type {
+	case "subscribe":
+		csf.Publish(c.cfg.Events, SubscriptionRequested{From: bareOf(p.From)})
+		return
+	case "subscribed", "unsubscribe", "unsubscribed":
+		csf.Publish(c.cfg.Events, SubscriptionChanged{From: bareOf(p.From), Type: p.Type})
+		return
+	case "error":
+		c.log.Debug("presence error", "from", p.From, "err", p.Error.err())
+		return
+	case "", "unavailable":
+	default:
+		c.drop("presence of unknown type", "type", p.Type)
+		return
+	}
+	if p.From == "" {
+		return
+	}
+	pr := Presence{From: p.From, Available: p.Type == "", Show: Show(p.Show), Priority: parsePriority(p.Priority)}
+	switch pr.Show {
+	case ShowAvailable, ShowAway, ShowChat, ShowDND, ShowXA:
+	default:
+		pr.Show = ShowAvailable
+	}
+	if len(p.Statuses) > 0 {
+		pr.Status = p.Statuses[0].Text
+	}
+	if p.Caps != nil {
+		pr.Caps, pr.CapsNode = p.Caps.Ver, p.Caps.Node
+	}
+	if c.cfg.Presence != nil {
+		c.cfg.Presence.PresenceChanged(pr)
+	}
+	csf.Publish(c.cfg.Events, PresenceReceived{Presence: pr})
+}
+
+func bareOf(s string) string {
+	j, err := jid.Parse(s)
+	if err != nil {
+		return s
+	}
+	return j.Bare().String()
+}
+
+func (c *Client) onIQ(iq *wireIQ) {
+	switch iq.Type {
+	case "result", "error":
+		c.mu.Lock()
+		p := c.iqs[iq.ID]
+		if p != nil && p.matches(c, iq.From) {
+			delete(c.iqs, iq.ID)
+		} else {
+			p = nil
+		}
+		c.mu.Unlock()
+		if p == nil {
+			c.drop("unexpected iq response", "id", iq.ID, "from", iq.From)
+			return
+		}
+		if iq.Type == "error" {
+			p.finish(nil, iq.Error.err())
+			return
+		}
+		p.finish(iq, nil)
+	case "get", "set":
+		c.onIQRequest(iq)
+	default:
+		c.drop("iq of unknown type", "type", iq.Type)
+	}
+}
+
+func (c *Client) onIQRequest(iq *wireIQ) {
+	switch {
+	case iq.Type == "set" && iq.Roster != nil:
+		if !c.fromSelf(iq.From) {
+			c.drop("roster push with spoofed from", "from", iq.From)
+			return
+		}
+		c.enqueue(iqResult(iq.ID, iq.From), false)
+		for _, it := range iq.Roster.Items {
+			ct := contactOf(it)
+			csf.Publish(c.cfg.Events, RosterChanged{Contact: ct, Removed: it.Subscription == "remove"})
+		}
+	case iq.Type == "get" && iq.Ping != nil:
+		c.enqueue(iqResult(iq.ID, iq.From), false)
+	case iq.Type == "get" && iq.DiscoInfo != nil:
+		c.enqueue(discoInfoResult(iq.ID, iq.From, iq.DiscoInfo.Node), false)
+	default:
+		c.enqueue(iqError(iq.ID, iq.From, "cancel", "service-unavailable"), false)
+	}
+}
