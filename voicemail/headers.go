@@ -40,6 +40,16 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
 // bad field leave the rest readable. Only a block with no field at all is
 // reported as empty.
 func parseHeaderBlock(raw []byte) textproto.MIMEHeader {
+	// textproto refuses a whole block for one control character in a
+	// value; blank them so one bad field costs only itself.
+	if bytes.IndexFunc(raw, isBadCtl) >= 0 {
+		raw = bytes.Map(func(r rune) rune {
+			if isBadCtl(r) {
+				return ' '
+			}
+			return r
+		}, raw)
+	}
 	if !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\r\n\r\n")) {
 		raw = append(append([]byte(nil), raw...), "\r\n\r\n"...)
 	}
@@ -50,6 +60,8 @@ func parseHeaderBlock(raw []byte) textproto.MIMEHeader {
 	}
 	return h
 }
+
+func isBadCtl(r rune) bool { return (r < ' ' && r != '\t' && r != '\r' && r != '\n') || r == 0x7f }
 
 // parseMeta derives the metadata from header fields.
 func parseMeta(h textproto.MIMEHeader) headerMeta {
@@ -238,7 +250,7 @@ func cleanName(s string) string {
 		return ""
 	}
 	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
+		if r < ' ' || r == 0x7f || r == '<' || r == '>' {
 			return -1
 		}
 		return r

@@ -238,6 +238,9 @@ func (d *Decoder) ReadSamples(dst []int16) (int, error) {
 		d.remain -= int64(n)
 	}
 	switch {
+	case err == io.EOF && d.remain > 0:
+		// The header announced more than the stream holds.
+		return 0, io.ErrUnexpectedEOF
 	case err == io.EOF || (err == io.ErrUnexpectedEOF && d.remain < 0):
 		// Without an announced size the data simply ends at EOF.
 		if n == 0 {
