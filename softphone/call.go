@@ -239,6 +239,9 @@ func (p *Phone) Dial(ctx context.Context, to string, opts *CallOptions) (*Call, 
 	}
 	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
 		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv}
+	if p.cfg.NoDTMFEvents {
+		c.local.dtmfPT = -1
+	}
 	p.mu.Lock()
 	p.calls[c.id] = c
 	p.mu.Unlock()

@@ -50,6 +50,9 @@ type Config struct {
 	// Codecs lists the audio codecs offered, in preference order, from
 	// "PCMU" and "PCMA"; empty means both, PCMU first.
 	Codecs []string
+	// NoDTMFEvents leaves telephone-event (RFC 4733) out of our offers, so
+	// that digits go as SIP INFO; for peers that mishandle it.
+	NoDTMFEvents bool
 	// UserAgent is the User-Agent header; empty means "OpenCSF".
 	UserAgent string
 	// Logger receives logs; nil means discard. Wire traces are at Debug

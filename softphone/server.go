@@ -148,6 +148,9 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
 		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv)}
+	if p.cfg.NoDTMFEvents {
+		c.local.dtmfPT, rm.dtmfPT = -1, -1
+	}
 	tag := sip.GenerateTagN(16)
 	treq := req.Clone()
 	treq.To().Params.Add("tag", tag)

@@ -1,0 +1,131 @@
+package softphone_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/lab"
+	"github.com/opencsf/opencsf/softphone"
+	"github.com/opencsf/opencsf/softphone/audio"
+)
+
+// connect registers alice and bob and returns an answered call from alice
+// to bob, with both calls.
+func connect(t *testing.T, k *lab.KamailioServer, aliceOpts, bobOpts *softphone.CallOptions, mod func(*softphone.Config)) (alice, bob *testPhone, ac, bc *softphone.Call) {
+	t.Helper()
+	alice = newPhone(t, k, "alice", "secret1", "udp", mod)
+	bob = newPhone(t, k, "bob", "secret2", "udp", mod)
+	require.NoError(t, alice.Start(t.Context()))
+	require.NoError(t, bob.Start(t.Context()))
+	got := make(chan *softphone.Call, 1)
+	go func() {
+		ev := waitFor[softphone.CallReceived](t, bob, 10*time.Second, nil)
+		assert.NoError(t, ev.Call.Answer(t.Context(), bobOpts))
+		got <- ev.Call
+	}()
+	ac, err := alice.Dial(t.Context(), "bob", aliceOpts)
+	require.NoError(t, err)
+	select {
+	case bc = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob did not answer")
+	}
+	return alice, bob, ac, bc
+}
+
+// eventually polls cond every 50 ms until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf(msg, args...)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestIntegrationHoldResume(t *testing.T) {
+	k := lab.Kamailio(t, nil)
+	aliceHears := &audio.ToneDetector{Frequency: 1000}
+	alice, bob, ac, _ := connect(t, k, &softphone.CallOptions{Sink: aliceHears}, &softphone.CallOptions{Source: &audio.Tone{Frequency: 1000}}, nil)
+	eventually(t, 5*time.Second, func() bool { _, n := aliceHears.Counts(); return n > 10 }, "no tone before hold")
+
+	require.NoError(t, ac.Hold(t.Context()))
+	assert.Equal(t, softphone.CallHeld, ac.State())
+	waitFor[softphone.CallStateChanged](t, bob, 5*time.Second, func(e softphone.CallStateChanged) bool { return e.State == softphone.CallRemoteHeld })
+	// Bob answered recvonly: his tone stops reaching alice.
+	time.Sleep(200 * time.Millisecond) // let packets in flight drain
+	_, before := aliceHears.Counts()
+	time.Sleep(500 * time.Millisecond)
+	_, after := aliceHears.Counts()
+	assert.LessOrEqual(t, after-before, 2, "tone heard while held")
+
+	require.NoError(t, ac.Resume(t.Context()))
+	assert.Equal(t, softphone.CallActive, ac.State())
+	waitFor[softphone.CallStateChanged](t, bob, 5*time.Second, func(e softphone.CallStateChanged) bool { return e.State == softphone.CallActive })
+	eventually(t, 5*time.Second, func() bool { _, n := aliceHears.Counts(); return n > after+10 }, "no tone after resume")
+
+	ac.Mute(true)
+	require.NoError(t, ac.Hangup(t.Context()))
+	require.NoError(t, alice.Shutdown(t.Context()))
+	require.NoError(t, bob.Shutdown(t.Context()))
+}
+
+func TestIntegrationDTMF(t *testing.T) {
+	k := lab.Kamailio(t, nil)
+	t.Run("rfc4733 both ways", func(t *testing.T) {
+		alice, bob, ac, bc := connect(t, k, nil, nil, nil)
+		require.NoError(t, ac.SendDTMF(t.Context(), "123#"))
+		var got []rune
+		for range 4 {
+			ev := waitFor[softphone.DTMFReceived](t, bob, 5*time.Second, nil)
+			assert.False(t, ev.INFO)
+			got = append(got, ev.Digit)
+		}
+		assert.Equal(t, "123#", string(got))
+		require.NoError(t, bc.SendDTMF(t.Context(), "*9"))
+		got = got[:0]
+		for range 2 {
+			got = append(got, waitFor[softphone.DTMFReceived](t, alice, 5*time.Second, nil).Digit)
+		}
+		assert.Equal(t, "*9", string(got))
+		require.NoError(t, ac.Hangup(t.Context()))
+	})
+	t.Run("sip info fallback", func(t *testing.T) {
+		// Without telephone-event offered, digits go as SIP INFO.
+		alice, bob, ac, _ := connect(t, k, nil, nil, func(c *softphone.Config) { c.NoDTMFEvents = true })
+		_ = alice
+		require.NoError(t, ac.SendDTMF(t.Context(), "5"))
+		ev := waitFor[softphone.DTMFReceived](t, bob, 5*time.Second, nil)
+		assert.True(t, ev.INFO)
+		assert.Equal(t, '5', ev.Digit)
+		require.NoError(t, ac.Hangup(t.Context()))
+	})
+}
+
+func TestIntegrationCallWaiting(t *testing.T) {
+	k := lab.Kamailio(t, nil)
+	alice, bob, ac, _ := connect(t, k, nil, nil, nil)
+	carol := newPhone(t, k, "carol", "secret3", "udp", nil)
+	require.NoError(t, carol.Start(t.Context()))
+	// A second call reaches bob while the first is up; he holds the first
+	// and answers the second.
+	go func() {
+		ev := waitFor[softphone.CallReceived](t, bob, 10*time.Second, nil)
+		assert.NoError(t, ev.Call.Answer(t.Context(), nil))
+	}()
+	cc, err := carol.Dial(t.Context(), "bob", nil)
+	require.NoError(t, err)
+	assert.Len(t, bob.Calls(), 2)
+	require.NoError(t, cc.Hangup(t.Context()))
+	require.NoError(t, ac.Hangup(t.Context()))
+	eventually(t, 5*time.Second, func() bool { return len(bob.Calls()) == 0 }, "bob still has calls")
+	_ = alice
+}
