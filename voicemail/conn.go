@@ -215,7 +215,7 @@ func (vc *Conn) selectLocked(folder string) error {
 		vc.selected = ""
 		var ie *imap.Error
 		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
-			return fmt.Errorf("%w: %s: %v", ErrNoMailbox, folder, err)
+			return fmt.Errorf("voicemail: select %s: %w (%v)", folder, ErrNoMailbox, err)
 		}
 		return fmt.Errorf("voicemail: select %s: %w", folder, err)
 	}

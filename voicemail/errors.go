@@ -5,26 +5,24 @@ import (
 	"fmt"
 )
 
-// Errors callers can match with errors.Is.
+// Errors callers can match with errors.Is. They come wrapped with what was
+// being done ("voicemail: fetch audio 7: message not found").
 var (
 	// ErrNoMailbox means the configured folder does not exist on the server.
-	ErrNoMailbox = errors.New("voicemail: folder not found")
+	ErrNoMailbox = errors.New("folder not found")
 	// ErrNotFound means no message has the given ID (it was deleted, or the
 	// folder's UIDVALIDITY changed and the ID belongs to the old one).
-	ErrNotFound = errors.New("voicemail: message not found")
+	ErrNotFound = errors.New("message not found")
 	// ErrNoAudio means a message carries no audio part the client can read.
-	ErrNoAudio = errors.New("voicemail: message has no audio")
+	ErrNoAudio = errors.New("message has no audio")
 	// ErrBadAudio means the audio part is not a WAV file the decoder accepts
 	// (not RIFF/WAVE, an unsupported codec, or a truncated header).
-	ErrBadAudio = errors.New("voicemail: unreadable audio")
-	// ErrInsecure means the server offered no way to log in over TLS; the
-	// client never sends a password in clear.
-	ErrInsecure = errors.New("voicemail: server offers no TLS; refusing to log in in clear")
+	ErrBadAudio = errors.New("unreadable audio")
 	// ErrNoTrash means Undelete was called but the server has no Trash folder.
-	ErrNoTrash = errors.New("voicemail: no Trash folder")
+	ErrNoTrash = errors.New("no Trash folder")
 	// ErrNotStarted means a Mailbox method that needs the server was called
 	// before Start or after Close.
-	ErrNotStarted = errors.New("voicemail: not started")
+	ErrNotStarted = errors.New("not started")
 )
 
 // MessageError is a problem with one message; the others are unaffected.

@@ -350,7 +350,7 @@ func (m *Mailbox) command(ctx context.Context) (*Conn, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state != 1 {
-		return nil, ErrNotStarted
+		return nil, fmt.Errorf("voicemail: %w", ErrNotStarted)
 	}
 	if m.cmd != nil {
 		select {

@@ -24,7 +24,9 @@ const maxDepth = 16
 // and returns its metadata and the audio file, transfer encoding undone.
 // It applies the same rules as [Conn.List]. A message without audio gives
 // the metadata, nil audio and an error matching ErrNoAudio; malformed
-// MIME gives the metadata read so far and an error saying where.
+// MIME gives the metadata read so far and an error saying where. Unlike a
+// listed message's, the Err set here is not a *MessageError (there is no
+// ID); it matches ErrBadAudio when the audio is unreadable.
 func ParseMessage(r io.Reader) (Voicemail, []byte, error) {
 	var v Voicemail
 	msg, err := mail.ReadMessage(bufio.NewReader(r))
@@ -40,7 +42,7 @@ func ParseMessage(r io.Reader) (Voicemail, []byte, error) {
 		return v, nil, fmt.Errorf("voicemail: parse message: %w", err)
 	}
 	if p.audio == nil {
-		return v, nil, ErrNoAudio
+		return v, nil, fmt.Errorf("voicemail: parse message: %w", ErrNoAudio)
 	}
 	v.HasAudio = true
 	v.part = p.path
@@ -72,7 +74,10 @@ func ParseMessage(r io.Reader) (Voicemail, []byte, error) {
 			v.Err = err
 		}
 	}
-	return v, p.audio, v.Err
+	if v.Err != nil {
+		return v, p.audio, fmt.Errorf("voicemail: parse message: %w", v.Err)
+	}
+	return v, p.audio, nil
 }
 
 type partFinder struct {

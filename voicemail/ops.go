@@ -111,7 +111,7 @@ func (vc *Conn) Export(ctx context.Context, id ID, w io.Writer) (int64, error) {
 		return 0, err
 	}
 	defer a.Close()
-	d, err := NewDecoder(a)
+	d, err := newDecoder(a)
 	if err != nil {
 		return 0, &MessageError{ID: id, Err: err}
 	}
@@ -256,7 +256,7 @@ func (vc *Conn) ListTrash(ctx context.Context) ([]Voicemail, error) {
 		return nil, ctxErr(ctx, err)
 	}
 	if trash == "" {
-		return nil, ErrNoTrash
+		return nil, fmt.Errorf("voicemail: list trash: %w", ErrNoTrash)
 	}
 	if err := vc.selectLocked(trash); err != nil {
 		return nil, ctxErr(ctx, err)
@@ -280,7 +280,7 @@ func (vc *Conn) Undelete(ctx context.Context, trashID ID) (ID, error) {
 		return 0, ctxErr(ctx, err)
 	}
 	if trash == "" {
-		return 0, ErrNoTrash
+		return 0, fmt.Errorf("voicemail: undelete %d: %w", trashID, ErrNoTrash)
 	}
 	if err := vc.selectLocked(trash); err != nil {
 		return 0, ctxErr(ctx, err)

@@ -145,6 +145,16 @@ type Decoder struct {
 // NewDecoder reads the WAV header from r. Errors match ErrBadAudio when r
 // is not a WAV file of a codec the decoder handles.
 func NewDecoder(r io.Reader) (*Decoder, error) {
+	d, err := newDecoder(r)
+	if err != nil {
+		return nil, fmt.Errorf("voicemail: decode: %w", err)
+	}
+	return d, nil
+}
+
+// newDecoder is NewDecoder with errors unprefixed, for callers that wrap
+// them in their own context.
+func newDecoder(r io.Reader) (*Decoder, error) {
 	br := bufio.NewReaderSize(r, 4096)
 	// Grow the peek window until the header is complete.
 	for n := 64; ; n *= 2 {
