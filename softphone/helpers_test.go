@@ -32,19 +32,29 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func newPhone(t testing.TB, k *lab.KamailioServer, user, password, transport string, mod func(*softphone.Config)) *testPhone {
 	t.Helper()
-	fw := csf.New(csf.Config{})
-	t.Cleanup(func() { fw.Close() })
-	sub := fw.Subscribe(&csf.SubscribeOptions{QueueLen: 4096})
-	t.Cleanup(sub.Close)
 	reg := k.UDPAddr
 	if transport == "tls" {
 		reg = k.TLSAddr
 	}
+	return newPhoneAt(t, reg, user, password, transport, func(c *softphone.Config) {
+		c.TLS = k.CA().ClientTLS(k.Domain)
+		if mod != nil {
+			mod(c)
+		}
+	})
+}
+
+// newPhoneAt makes a phone whose registrar or outbound proxy is reg.
+func newPhoneAt(t testing.TB, reg, user, password, transport string, mod func(*softphone.Config)) *testPhone {
+	t.Helper()
+	fw := csf.New(csf.Config{})
+	t.Cleanup(func() { fw.Close() })
+	sub := fw.Subscribe(&csf.SubscribeOptions{QueueLen: 4096})
+	t.Cleanup(sub.Close)
 	cfg := softphone.Config{
-		Account:   softphone.Account{User: user, Domain: k.Domain, Password: config.Secret(password)},
+		Account:   softphone.Account{User: user, Domain: "example.test", Password: config.Secret(password)},
 		Registrar: reg,
 		Transport: transport,
-		TLS:       k.CA().ClientTLS(k.Domain),
 		Expires:   60 * time.Second,
 		Logger:    testLogger(t),
 		Events:    fw.Bus().NewPublisher("softphone"),

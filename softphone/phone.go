@@ -513,3 +513,12 @@ func (p *Phone) parseURI(s string) (sip.Uri, error) {
 	}
 	return u, nil
 }
+
+// SIPAddr returns the local host:port of our SIP contact, empty before
+// Start. A peer without a registrar (a test UA, a gateway) sends here.
+func (p *Phone) SIPAddr() string {
+	if p.port == 0 {
+		return ""
+	}
+	return net.JoinHostPort(p.localIP, strconv.Itoa(p.port))
+}
