@@ -165,6 +165,24 @@ func (v *Voicemail) setFlags(flags []imap.Flag) {
 // structure and header fields, then one per audio part position for the
 // start of each audio part. Called with mu held.
 func (vc *Conn) fetchMeta(set imap.UIDSet) ([]Voicemail, error) {
+	return vc.fetchMetaOpts(set, true)
+}
+
+// withLock runs f with the session locked and bounded by ctx (for tests
+// and benchmarks of the steps of a listing).
+func (vc *Conn) withLock(ctx context.Context, f func() error) error {
+	end, err := vc.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	if err := vc.selectLocked(vc.cfg.Folder); err != nil {
+		return err
+	}
+	return f()
+}
+
+func (vc *Conn) fetchMetaOpts(set imap.UIDSet, probe bool) ([]Voicemail, error) {
 	headerSection := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: listHeaders, Peek: true}
 	opts := &imap.FetchOptions{
 		UID: true, Flags: true, RFC822Size: true, InternalDate: true, ModSeq: vc.condstore,
@@ -185,6 +203,9 @@ func (vc *Conn) fetchMeta(set imap.UIDSet) ([]Voicemail, error) {
 		return out, fmt.Errorf("voicemail: list: %w", err)
 	}
 	sortByID(out)
+	if !probe {
+		return out, nil
+	}
 	return out, vc.probeAudio(out)
 }
 
