@@ -49,6 +49,7 @@ type Client struct {
 	lastArch   string // newest archive id seen, for catch-up
 	presence   Presence
 	rooms      map[string]*Room
+	roster     rosterCache
 	health     csf.Health
 	counters   counters
 	disconnErr error
@@ -235,7 +236,7 @@ func (c *Client) established(s *session) error {
 	if !neg.resumed {
 		// Carbons before presence, so that no message slips between
 		// (XEP-0280 section 4).
-		c.enqueue(carbonsEnable(c.newID()), false)
+		c.enqueue(carbonsEnable(ignoredIQ+c.newID()), false)
 		c.enqueue(presenceStanza(pres, ""), false)
 		for _, r := range rooms {
 			r.rejoin()
@@ -498,6 +499,10 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	return nil
 }
+
+// ignoredIQ prefixes the ids of requests whose answer does not matter
+// (enabling carbons: a server without them just says no).
+const ignoredIQ = "x-"
 
 // newID returns a random stanza id.
 func (c *Client) newID() string {

@@ -87,6 +87,11 @@ func newTestClient(t testing.TB, cfg im.Config) *testClient {
 		}
 	}()
 	t.Cleanup(func() {
+		// A goodbye, so that the server does not keep the session for
+		// resumption and route the user's messages to it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.Shutdown(ctx)
+		cancel()
 		_ = c.Close()
 		sub.Close()
 		<-done

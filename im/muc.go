@@ -25,6 +25,10 @@ type JoinOptions struct {
 	History int
 	// Password for a protected room.
 	Password string
+	// Persistent makes a room we create outlive its last occupant (the
+	// persistent chat room of CUP). A room we create is otherwise an
+	// instant room with the service's defaults (XEP-0045 section 10.1.2).
+	Persistent bool
 }
 
 // Room is a joined multi-user chat room (XEP-0045), the persistent chat
@@ -41,6 +45,7 @@ type Room struct {
 	subject   string
 	joined    chan struct{} // closed on our self-presence
 	joinErr   error
+	created   bool // our join created the room (status 201)
 	left      bool
 }
 
@@ -118,6 +123,24 @@ func (c *Client) JoinRoom(ctx context.Context, room, nick string, opts *JoinOpti
 	if err != nil {
 		c.forgetRoom(r)
 		return nil, fmt.Errorf("im: join %s: %w", room, err)
+	}
+	r.mu.Lock()
+	created := r.created
+	r.mu.Unlock()
+	if created {
+		// A new room stays locked until its owner configures it; accept the
+		// defaults (instant room) or ask for persistence.
+		var b builder
+		b.open("query", "xmlns", nsMUCOwner).open("x", "xmlns", nsDataForm, "type", "submit")
+		if r.opts.Persistent {
+			b.open("field", "var", "FORM_TYPE").elem("value", "http://jabber.org/protocol/muc#roomconfig").close("field")
+			b.open("field", "var", "muc#roomconfig_persistentroom").elem("value", "1").close("field")
+		}
+		b.close("x").close("query")
+		if _, err := c.iq(ctx, "set", r.jid.String(), b.bytes()); err != nil {
+			_ = r.Leave(ctx)
+			return nil, fmt.Errorf("im: configure new room %s: %w", room, err)
+		}
 	}
 	return r, nil
 }
@@ -256,6 +279,7 @@ func (c *Client) onRoomPresence(p *wirePresence) {
 		return
 	}
 	if p.Type == "error" {
+		c.log.Debug("room presence error", "from", p.From, "err", p.Error.err())
 		r.mu.Lock()
 		select {
 		case <-r.joined:
@@ -279,6 +303,9 @@ func (c *Client) onRoomPresence(p *wirePresence) {
 		r.occupants[nick] = o
 	}
 	if self && !left {
+		if p.MUCUser.has(201) {
+			r.created = true
+		}
 		select {
 		case <-r.joined:
 		default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/opencsf/opencsf/csf"
@@ -331,6 +332,12 @@ func (c *Client) onIQ(iq *wireIQ) {
 			p = nil
 		}
 		c.mu.Unlock()
+		if p == nil && strings.HasPrefix(iq.ID, ignoredIQ) && c.fromSelf(iq.From) {
+			if iq.Type == "error" {
+				c.log.Debug("request refused", "err", iq.Error.err())
+			}
+			return
+		}
 		if p == nil {
 			c.drop("unexpected iq response", "id", iq.ID, "from", iq.From)
 			return
@@ -354,6 +361,13 @@ func (c *Client) onIQRequest(iq *wireIQ) {
 			c.drop("roster push with spoofed from", "from", iq.From)
 			return
 		}
+		if len(iq.Roster.Items) != 1 {
+			// RFC 6121 section 2.1.6: a push carries exactly one item.
+			c.drop("roster push without exactly one item", "items", len(iq.Roster.Items))
+			c.enqueue(iqError(iq.ID, iq.From, "modify", "bad-request"), false)
+			return
+		}
+		c.rosterPushed(iq.Roster)
 		c.enqueue(iqResult(iq.ID, iq.From), false)
 		for _, it := range iq.Roster.Items {
 			ct := contactOf(it)

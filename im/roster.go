@@ -3,6 +3,8 @@ package im
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"mellium.im/xmpp/jid"
 )
@@ -21,21 +23,71 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// Roster fetches the contact list (RFC 6121 section 2.2). Later changes
-// arrive as RosterChanged events.
+// rosterCache is the roster as last fetched and pushed, with its version
+// (RFC 6121 section 2.6), so that a fetch after a reconnection transfers
+// nothing when nothing changed.
+type rosterCache struct {
+	ver      string
+	versions bool // the server sent a version
+	items    map[string]Contact
+}
+
+// Roster fetches the contact list (RFC 6121 section 2.2), using roster
+// versioning when the server supports it. From the first call on, this
+// client is an "interested resource": later changes arrive as
+// RosterChanged events.
 func (c *Client) Roster(ctx context.Context) ([]Contact, error) {
-	resp, err := c.iq(ctx, "get", "", []byte("<query xmlns='jabber:iq:roster'/>"))
+	c.mu.Lock()
+	ver, useVer := c.roster.ver, c.roster.versions
+	c.mu.Unlock()
+	var b builder
+	if useVer {
+		b.empty("query", "xmlns", nsRoster, "ver", ver)
+	} else {
+		b.empty("query", "xmlns", nsRoster)
+	}
+	resp, err := c.iq(ctx, "get", "", b.bytes())
 	if err != nil {
 		return nil, fmt.Errorf("im: roster: %w", err)
 	}
-	if resp.Roster == nil {
-		return nil, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// An empty result means "your version is current" (section 2.6.3).
+	if resp.Roster != nil {
+		c.roster.items = make(map[string]Contact, len(resp.Roster.Items))
+		for _, it := range resp.Roster.Items {
+			ct := contactOf(it)
+			c.roster.items[ct.JID] = ct
+		}
+		if resp.Roster.Ver != nil {
+			c.roster.ver, c.roster.versions = *resp.Roster.Ver, true
+		}
 	}
-	out := make([]Contact, 0, len(resp.Roster.Items))
-	for _, it := range resp.Roster.Items {
-		out = append(out, contactOf(it))
+	out := make([]Contact, 0, len(c.roster.items))
+	for _, ct := range c.roster.items {
+		out = append(out, ct)
 	}
+	slices.SortFunc(out, func(a, b Contact) int { return strings.Compare(a.JID, b.JID) })
 	return out, nil
+}
+
+// rosterPushed applies a roster push to the cache.
+func (c *Client) rosterPushed(r *wireRoster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.roster.items == nil {
+		c.roster.items = make(map[string]Contact)
+	}
+	for _, it := range r.Items {
+		if it.Subscription == "remove" {
+			delete(c.roster.items, it.JID)
+		} else {
+			c.roster.items[it.JID] = contactOf(it)
+		}
+	}
+	if r.Ver != nil {
+		c.roster.ver, c.roster.versions = *r.Ver, true
+	}
 }
 
 // SetContact adds a contact to the roster or updates its name and groups

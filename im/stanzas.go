@@ -32,8 +32,8 @@ func messageStanza(m *Message) []byte {
 
 func receiptStanza(id, to, of string) []byte {
 	var b builder
+	// No store hint: a receipt is not worth a place in the archive.
 	b.open("message", "to", to, "id", id).empty("received", "xmlns", nsReceipts, "id", of)
-	b.empty("store", "xmlns", nsHints)
 	return b.close("message").bytes()
 }
 

@@ -27,6 +27,7 @@ const (
 	nsDelay      = "urn:xmpp:delay"
 	nsMUC        = "http://jabber.org/protocol/muc"
 	nsMUCUser    = "http://jabber.org/protocol/muc#user"
+	nsMUCOwner   = "http://jabber.org/protocol/muc#owner"
 	nsConference = "jabber:x:conference"
 	nsBind       = "urn:ietf:params:xml:ns:xmpp-bind"
 	nsHints      = "urn:xmpp:hints"
