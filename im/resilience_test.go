@@ -188,4 +188,3 @@ func TestIntegrationResilienceServerRestart(t *testing.T) {
 	waitCount(t, alice, 2, func(e im.Connected) bool { return !e.Resumed })
 	waitCount(t, bob, 2, func(e im.Connected) bool { return !e.Resumed })
 }
-
