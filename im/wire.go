@@ -371,6 +371,8 @@ func appendEscaped(b []byte, s string) []byte {
 				b = append(b, "&#xD;"...)
 			case c == '\n' || c == '\t' || c >= 0x20:
 				b = append(b, c)
+			default: // C0 controls: not allowed in XML 1.0
+				b = append(b, "\uFFFD"...)
 			}
 			i++
 			continue

@@ -1,0 +1,152 @@
+package im
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// newOfflineClient is a client that was never started: handle can be fed
+// stanzas directly.
+func newOfflineClient(t testing.TB) *Client {
+	c, err := New(Config{JID: "alice@example.test", Password: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// feed decodes stream content (the stanzas, without the stream header)
+// and handles each top-level element, as the reader does.
+func feed(c *Client, data []byte) error {
+	doc := append([]byte("<stream xmlns='jabber:client'>"), data...)
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	if _, err := nextStart(d); err != nil {
+		return err
+	}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if err := c.handle(d, se); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+var seeds = []string{
+	`<message from='bob@example.test/x' id='1' type='chat'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>`,
+	`<message from='bob@example.test/x' id='2'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`,
+	`<message from='alice@example.test'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='bob@example.test/x' id='3'><body>c</body></message></forwarded></received></message>`,
+	`<message from='mallory@evil.test'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='bob@example.test' id='4'><body>spoof</body></message></forwarded></sent></message>`,
+	`<message><result xmlns='urn:xmpp:mam:2' queryid='q' id='a1'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2026-01-01T00:00:00Z'/><message xmlns='jabber:client' from='bob@example.test'><body>x</body></message></forwarded></result></message>`,
+	`<iq type='set' id='p1' from='mallory@evil.test'><query xmlns='jabber:iq:roster'><item jid='eve@evil.test'/></query></iq>`,
+	`<iq type='set' id='p2'><query xmlns='jabber:iq:roster' ver='7'><item jid='bob@example.test' subscription='both'><group>G</group></item></query></iq>`,
+	`<iq type='get' id='g1' from='example.test'><ping xmlns='urn:xmpp:ping'/></iq>`,
+	`<iq type='get' id='g2' from='bob@example.test/x'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,
+	`<iq type='result' id='nobody' from='bob@example.test/x'/>`,
+	`<presence from='bob@example.test/x'><show>dnd</show><status>busy</status><priority>999</priority><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='v'/></presence>`,
+	`<presence from='bob@example.test' type='subscribe'/>`,
+	`<presence from='room@conference.example.test/n'><x xmlns='http://jabber.org/protocol/muc#user'><item role='moderator'/><status code='110'/></x></presence>`,
+	`<message xmlns='jabber:server' from='bob@example.test'><body>wrong namespace</body></message>`,
+	`<message from='bob@example.test' type='error' id='9'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>gone</text></error></message>`,
+	`<message from='bob@example.test'><x xmlns='jabber:x:conference' jid='room@conference.example.test' reason='come'/></message>`,
+	`<r xmlns='urn:xmpp:sm:3'/><a xmlns='urn:xmpp:sm:3' h='x'/>`,
+}
+
+// FuzzHandle feeds arbitrary stanzas to the inbound path: whatever the
+// input, handling returns (an error at worst) and never panics or blocks.
+func FuzzHandle(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := newOfflineClient(t)
+		_ = feed(c, data)
+	})
+}
+
+// sanitize is what the builder makes of text: characters XML cannot carry
+// become U+FFFD.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !xmlChar(r) {
+			b.WriteRune(utf8.RuneError)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// FuzzMessageRoundTrip checks that any text and id we send decode back the
+// same (after sanitizing) and never inject markup.
+func FuzzMessageRoundTrip(f *testing.F) {
+	f.Add("hello", "id1", "bob@example.test")
+	f.Add("<body>x</body>&amp;'\"\r\n\t", "a'b\"c<", "bob@example.test/r")
+	f.Add("\x00\x01\uFFFE\U0001F600", "", "x")
+	f.Fuzz(func(t *testing.T, text, id, to string) {
+		m := Message{To: to, ID: id, Type: "chat", Text: text, Thread: text}
+		data := messageStanza(&m)
+		d := xml.NewDecoder(bytes.NewReader(data))
+		d.DefaultSpace = nsClient
+		start, err := nextStart(d)
+		if err != nil {
+			t.Fatalf("not XML: %q: %v", data, err)
+		}
+		var w wireMessage
+		if err := d.DecodeElement(&w, &start); err != nil {
+			t.Fatalf("does not decode: %q: %v", data, err)
+		}
+		if _, err := d.Token(); err == nil {
+			t.Fatalf("more than one element: %q", data)
+		}
+		body, ok := w.body()
+		if text != "" && (!ok || body != sanitize(text)) {
+			t.Fatalf("body %q, want %q", body, sanitize(text))
+		}
+		if w.ID != sanitize(id) || w.To != sanitize(to) {
+			t.Fatalf("attributes changed: id %q to %q", w.ID, w.To)
+		}
+		if text != "" && w.Thread != sanitize(text) {
+			t.Fatalf("thread %q", w.Thread)
+		}
+	})
+}
+
+func TestHostileInputIsDropped(t *testing.T) {
+	c := newOfflineClient(t)
+	for _, s := range seeds {
+		_ = feed(c, []byte(s))
+	}
+	h := c.Health()
+	// Spoofed carbon, spoofed roster push, unexpected iq result, wrong
+	// namespace: each dropped and counted.
+	if got := h.Counters["dropped"]; got < 4 {
+		t.Fatalf("dropped %d hostile stanzas, want at least 4", got)
+	}
+}
+
+func TestOversizedStanzaEndsSession(t *testing.T) {
+	// limitConn fails the read that passes the limit.
+	var buf bytes.Buffer
+	buf.WriteString("<message><body>")
+	buf.WriteString(strings.Repeat("x", 5000))
+	l := &limitConn{Conn: fakeConn{&buf}, limit: 1000}
+	l.enabled.Store(true)
+	d := xml.NewDecoder(l)
+	var err error
+	for err == nil {
+		_, err = d.Token()
+	}
+	if !strings.Contains(err.Error(), errStanzaTooBig.Error()) {
+		t.Fatalf("got %v, want the size limit", err)
+	}
+}
