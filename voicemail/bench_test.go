@@ -66,7 +66,7 @@ func BenchmarkIntegrationList(b *testing.B) {
 	for _, mode := range []struct {
 		name  string
 		probe bool
-	}{{"metadata-fetch", false}, {"full-list", true}} {
+	}{{"goimap-metadata-fetch", false}, {"goimap-full-list", true}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			cpu0, iters := cpuTime(), 0
@@ -86,6 +86,44 @@ func BenchmarkIntegrationList(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
 		})
 	}
+	chk, err := cfg.check()
+	require.NoError(b, err)
+	rc, err := dialRaw(b.Context(), chk)
+	require.NoError(b, err)
+	defer rc.close()
+	require.NoError(b, rc.command("EXAMINE INBOX", nil))
+	for _, mode := range []struct {
+		name  string
+		probe bool
+	}{{"wire-metadata-fetch", false}, {"wire-full-list", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0, iters := cpuTime(), 0
+			for b.Loop() {
+				list, err := rc.fetchAll(false, n)
+				if err == nil && mode.probe {
+					err = rc.probe(list, &rc.arena)
+				}
+				if err != nil || len(list) != n {
+					b.Fatalf("%d messages, %v", len(list), err)
+				}
+				iters++
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
+		})
+	}
+	b.Run("List", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu0, iters := cpuTime(), 0
+		for b.Loop() {
+			list, err := c.List(b.Context())
+			if err != nil || len(list) != n {
+				b.Fatalf("%d messages, %v", len(list), err)
+			}
+			iters++
+		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
+	})
 }
 
 // BenchmarkIntegrationRawRead reads the response to the same UID FETCH

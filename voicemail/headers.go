@@ -1,12 +1,10 @@
 package voicemail
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"mime"
 	"net/mail"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -35,13 +33,46 @@ type headerMeta struct {
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
 
+// headerGetter is a header block: textproto.MIMEHeader or headerFields.
+type headerGetter interface{ Get(key string) string }
+
+// headerField is one field of a header block, its bytes still in the
+// block unless it was folded.
+type headerField struct{ name, value []byte }
+
+// headerFields is a parsed header block, in order.
+type headerFields []headerField
+
+// Get returns the first value of the field named key (any case), "" if
+// none.
+func (h headerFields) Get(key string) string {
+	for i := range h {
+		if eqFold(h[i].name, key) {
+			return string(h[i].value)
+		}
+	}
+	return ""
+}
+
+// eqFold compares ASCII case-insensitively without allocating.
+func eqFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], s[i]
+		if x|0x20 != y|0x20 || (x|0x20 < 'a' || x|0x20 > 'z') && x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // parseHeaderBlock parses an RFC 5322 header block (as HEADER.FIELDS
-// returns it). It is lenient: a missing blank line, bare LF line ends or a
-// bad field leave the rest readable. Only a block with no field at all is
-// reported as empty.
-func parseHeaderBlock(raw []byte) textproto.MIMEHeader {
-	// textproto refuses a whole block for one control character in a
-	// value; blank them so one bad field costs only itself.
+// returns it). It is lenient: bare LF line ends, a missing blank line, a
+// line without a colon or a control character cost only their own field.
+// Folded values (RFC 5322 section 2.2.3) are unfolded.
+func parseHeaderBlock(raw []byte) headerFields {
 	if bytes.IndexFunc(raw, isBadCtl) >= 0 {
 		raw = bytes.Map(func(r rune) rune {
 			if isBadCtl(r) {
@@ -50,13 +81,31 @@ func parseHeaderBlock(raw []byte) textproto.MIMEHeader {
 			return r
 		}, raw)
 	}
-	if !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\r\n\r\n")) {
-		raw = append(append([]byte(nil), raw...), "\r\n\r\n"...)
-	}
-	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw)))
-	h, err := r.ReadMIMEHeader()
-	if err != nil && h == nil {
-		return textproto.MIMEHeader{}
+	h := make(headerFields, 0, 8)
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(h) > 0 {
+				last := &h[len(h)-1]
+				v := append(append([]byte(nil), last.value...), ' ')
+				last.value = append(v, bytes.TrimSpace(line)...)
+			}
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		h = append(h, headerField{name: bytes.TrimRight(line[:colon], " \t"), value: bytes.TrimSpace(line[colon+1:])})
 	}
 	return h
 }
@@ -64,11 +113,15 @@ func parseHeaderBlock(raw []byte) textproto.MIMEHeader {
 func isBadCtl(r rune) bool { return (r < ' ' && r != '\t' && r != '\r' && r != '\n') || r == 0x7f }
 
 // parseMeta derives the metadata from header fields.
-func parseMeta(h textproto.MIMEHeader) headerMeta {
+func parseMeta(h headerGetter) headerMeta {
 	var m headerMeta
 	m.Subject = decodeWords(h.Get("Subject"))
 	if d := h.Get("Date"); d != "" {
-		if t, err := mail.ParseDate(d); err == nil {
+		// The common form first: mail.ParseDate tries many layouts, each
+		// failure allocating an error.
+		if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", d); err == nil {
+			m.Date = t
+		} else if t, err := mail.ParseDate(d); err == nil {
 			m.Date = t
 		}
 	}
@@ -113,7 +166,7 @@ func parseMeta(h textproto.MIMEHeader) headerMeta {
 	return m
 }
 
-func isUrgent(h textproto.MIMEHeader) bool {
+func isUrgent(h headerGetter) bool {
 	if strings.EqualFold(strings.TrimSpace(h.Get("Importance")), "high") {
 		return true
 	}
@@ -173,6 +226,16 @@ func parseCallerID(v string) (name, number string) {
 // name, and the number as the address's local part when it is a number
 // (5551234@vm.example, +15551234@…), else a number in the display name.
 func parseFrom(v string) (name, number string) {
+	if name, local, ok := simpleAddress(v); ok {
+		name = cleanName(name)
+		if looksLikeNumber(local) {
+			return name, cleanNumber(local)
+		}
+		if looksLikeNumber(name) {
+			return "", cleanNumber(name)
+		}
+		return name, ""
+	}
 	addr, err := addrParser.Parse(v)
 	if err != nil {
 		// Not RFC 5322: fall back to the caller-ID forms.
@@ -189,6 +252,35 @@ func parseFrom(v string) (name, number string) {
 		number, name = cleanNumber(name), ""
 	}
 	return name, number
+}
+
+// simpleAddress reads the common forms `"Name" <local@domain>`,
+// `Name <local@domain>` and `local@domain` without the general RFC 5322
+// parser; ok is false for anything else (encoded words, comments, groups,
+// escapes), which then goes to net/mail.
+func simpleAddress(v string) (name, local string, ok bool) {
+	v = strings.TrimSpace(v)
+	if strings.ContainsAny(v, "\\(),;:") || strings.Contains(v, "=?") {
+		return "", "", false
+	}
+	addr := v
+	if strings.HasSuffix(v, ">") {
+		lt := strings.LastIndexByte(v, '<')
+		if lt < 0 {
+			return "", "", false
+		}
+		addr, name = v[lt+1:len(v)-1], strings.TrimSpace(v[:lt])
+		if strings.Count(name, `"`) == 2 && name[0] == '"' && name[len(name)-1] == '"' {
+			name = name[1 : len(name)-1]
+		} else if strings.ContainsAny(name, `"<>@`) {
+			return "", "", false
+		}
+	}
+	at := strings.IndexByte(addr, '@')
+	if at <= 0 || strings.ContainsAny(addr, " <>\"") || strings.Count(addr, "@") != 1 {
+		return "", "", false
+	}
+	return name, addr[:at], true
 }
 
 // numberFrom extracts a number from an address or URI such as

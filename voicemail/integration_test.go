@@ -74,11 +74,12 @@ func TestIntegrationConn(t *testing.T) {
 	}
 
 	for _, mode := range []struct {
-		name     string
-		startTLS bool
-	}{{"implicit", false}, {"starttls", true}} {
+		name            string
+		startTLS, noRaw bool
+	}{{"implicit", false, false}, {"starttls", true, false}, {"implicit-goimap", false, true}, {"starttls-goimap", true, true}} {
 		t.Run("List/"+mode.name, func(t *testing.T) {
 			c := dialLab(t, labConfig(t, d, "alice", mode.startTLS))
+			c.noRaw = mode.noRaw
 			list, err := c.List(t.Context())
 			require.NoError(t, err)
 			require.Len(t, list, 5)

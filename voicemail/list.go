@@ -76,6 +76,12 @@ func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
 		if prev != nil {
 			vc.log.Info("voicemail folder renumbered", "old_uidvalidity", prev.UIDValidity, "uidvalidity", next.UIDValidity)
 		}
+		if !vc.noRaw {
+			snap, err := rawList(ctx, vc.cfg, vc.condstore)
+			if !errors.Is(err, errRawUnsupported) {
+				return snap, err
+			}
+		}
 		var set imap.UIDSet
 		set.AddRange(1, 0)
 		next.Messages, err = vc.fetchMeta(set)
@@ -209,33 +215,20 @@ func (vc *Conn) fetchMetaOpts(set imap.UIDSet, probe bool) ([]Voicemail, error) 
 	return out, vc.probeAudio(out)
 }
 
-// buildVoicemail turns fetched data into a Voicemail. It never fails:
-// problems become the message's Err.
+// buildVoicemail turns go-imap's fetch data into a Voicemail.
 func buildVoicemail(buf *imapclient.FetchMessageBuffer, header []byte) Voicemail {
-	v := Voicemail{ID: ID(buf.UID), Size: buf.RFC822Size, modSeq: buf.ModSeq}
-	v.setFlags(buf.Flags)
-	meta := parseMeta(parseHeaderBlock(header))
-	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
-	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
-	v.Date = meta.Date
-	if v.Date.IsZero() {
-		v.Date = buf.InternalDate
+	f := fetched{uid: uint32(buf.UID), size: buf.RFC822Size, internalDate: buf.InternalDate, modSeq: buf.ModSeq, header: header}
+	for _, fl := range buf.Flags {
+		f.seen = f.seen || strings.EqualFold(string(fl), string(imap.FlagSeen))
+		f.deleted = f.deleted || strings.EqualFold(string(fl), string(imap.FlagDeleted))
 	}
-	if buf.BodyStructure == nil {
-		v.Err = &MessageError{ID: v.ID, Err: errors.New("server sent no body structure")}
-		return v
+	if buf.BodyStructure != nil {
+		f.haveStructure = true
+		if path, part := findAudio(buf.BodyStructure, nil); part != nil {
+			f.audio = &audioPart{path: path, mediaType: part.MediaType(), encoding: part.Encoding, size: int64(part.Size)}
+		}
 	}
-	path, part := findAudio(buf.BodyStructure, nil)
-	if part == nil {
-		v.Err = &MessageError{ID: v.ID, Err: ErrNoAudio}
-		return v
-	}
-	v.HasAudio = true
-	v.part = path
-	v.encoding = part.Encoding
-	v.AudioSize = int64(part.Size)
-	v.Format.MIMEType = part.MediaType()
-	return v
+	return f.voicemail()
 }
 
 // findAudio returns the IMAP part path of the first audio part, looking
@@ -305,19 +298,7 @@ func partString(p []int) string {
 // probeAudio reads the start of every WAV part: one UID FETCH per part
 // position (almost always one in all). Called with mu held.
 func (vc *Conn) probeAudio(msgs []Voicemail) error {
-	groups := map[string][]int{} // part path → indexes into msgs
-	var order []string
-	for i := range msgs {
-		v := &msgs[i]
-		if !v.HasAudio || !v.isWAV() || v.Err != nil {
-			continue
-		}
-		k := partString(v.part)
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
+	groups, order := probeGroups(msgs)
 	for _, k := range order {
 		idx := groups[k]
 		part := msgs[idx[0]].part

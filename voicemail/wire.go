@@ -1,0 +1,301 @@
+package voicemail
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// This file holds a small IMAP response reader (RFC 3501 section 9
+// syntax) for the one response a listing is made of: thousands of FETCH
+// responses. go-imap hands each item of each message to another goroutine
+// through a channel and builds maps for every body structure; for a
+// listing of 10,000 messages that cost several times the read itself.
+// Here a response is framed (lines and literals) into one reused buffer
+// and parsed into a reused arena of nodes, so a malformed message costs
+// only itself: the framing is intact, the next response reads normally.
+
+// maxLiteral bounds one literal in a listing response: header fields and
+// the first kilobyte of an audio part. A server announcing more is broken
+// or hostile.
+const maxLiteral = 1 << 20
+
+// maxResponse bounds one response, literals included.
+const maxResponse = 4 << 20
+
+var errResponseTooLarge = errors.New("response too large")
+
+// readResponse reads one response (a line, plus any literals it announces
+// and the lines after them) into buf[:0] and returns it.
+func readResponse(r *bufio.Reader, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		line, err := r.ReadSlice('\n')
+		for errors.Is(err, bufio.ErrBufferFull) {
+			buf = append(buf, line...)
+			if len(buf) > maxResponse {
+				return buf, errResponseTooLarge
+			}
+			line, err = r.ReadSlice('\n')
+		}
+		buf = append(buf, line...)
+		if err != nil {
+			if err == io.EOF && len(buf) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf, err
+		}
+		n, ok := literalSize(buf)
+		if !ok {
+			return buf, nil
+		}
+		if n > maxLiteral || len(buf)+n > maxResponse {
+			return buf, fmt.Errorf("literal of %d bytes: %w", n, errResponseTooLarge)
+		}
+		start := len(buf)
+		buf = slices.Grow(buf, n)[:start+n]
+		if _, err := io.ReadFull(r, buf[start:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf, err
+		}
+	}
+}
+
+// literalSize reports whether b ends with a literal announcement "{n}\r\n"
+// (or "{n+}" / "~{n}") and its size.
+func literalSize(b []byte) (int, bool) {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	if len(b) < 3 || b[len(b)-1] != '}' {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, '{')
+	if i < 0 {
+		return 0, false
+	}
+	digits := bytes.TrimSuffix(b[i+1:len(b)-1], []byte("+"))
+	if len(digits) == 0 || len(digits) > 10 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// Node kinds.
+const (
+	nAtom   = iota // atom or number, raw bytes
+	nString        // quoted (escapes still in) or literal
+	nNil
+	nList
+)
+
+// node is one value of a parsed response. Children are linked through
+// first/next indexes into the arena, so parsing allocates nothing once the
+// arena has grown.
+type node struct {
+	kind        uint8
+	escaped     bool  // a quoted string with backslashes
+	start, end  int32 // bytes of the value in the response
+	first, next int32 // -1 for none
+}
+
+// arena is a parsed response.
+type arena struct {
+	buf   []byte
+	nodes []node
+	pos   int
+	depth int
+}
+
+var errSyntax = errors.New("malformed response")
+
+func (a *arena) reset(buf []byte) {
+	a.buf, a.nodes, a.pos, a.depth = buf, a.nodes[:0], 0, 0
+}
+
+func (a *arena) add(n node) int32 {
+	n.first, n.next = -1, -1
+	a.nodes = append(a.nodes, n)
+	return int32(len(a.nodes) - 1)
+}
+
+func (a *arena) skipSP() {
+	for a.pos < len(a.buf) && a.buf[a.pos] == ' ' {
+		a.pos++
+	}
+}
+
+// parseList parses "(" values ")" at pos and returns the list node.
+func (a *arena) parseList() (int32, error) {
+	if a.pos >= len(a.buf) || a.buf[a.pos] != '(' {
+		return -1, errSyntax
+	}
+	a.depth++
+	if a.depth > 64 {
+		return -1, fmt.Errorf("%w: nested deeper than 64", errSyntax)
+	}
+	a.pos++
+	list := a.add(node{kind: nList, start: int32(a.pos)})
+	last := int32(-1)
+	for {
+		a.skipSP()
+		if a.pos >= len(a.buf) {
+			return -1, fmt.Errorf("%w: unterminated list", errSyntax)
+		}
+		if a.buf[a.pos] == ')' {
+			a.pos++
+			a.nodes[list].end = int32(a.pos)
+			a.depth--
+			return list, nil
+		}
+		child, err := a.parseValue()
+		if err != nil {
+			return -1, err
+		}
+		if last < 0 {
+			a.nodes[list].first = child
+		} else {
+			a.nodes[last].next = child
+		}
+		last = child
+	}
+}
+
+func (a *arena) parseValue() (int32, error) {
+	switch c := a.buf[a.pos]; {
+	case c == '(':
+		return a.parseList()
+	case c == '"':
+		a.pos++
+		start, esc := a.pos, false
+		for a.pos < len(a.buf) {
+			switch a.buf[a.pos] {
+			case '\\':
+				esc = true
+				a.pos += 2
+				continue
+			case '"':
+				n := a.add(node{kind: nString, escaped: esc, start: int32(start), end: int32(a.pos)})
+				a.pos++
+				return n, nil
+			case '\r', '\n':
+				return -1, fmt.Errorf("%w: line break in quoted string", errSyntax)
+			}
+			a.pos++
+		}
+		return -1, fmt.Errorf("%w: unterminated string", errSyntax)
+	case c == '{' || (c == '~' && a.pos+1 < len(a.buf) && a.buf[a.pos+1] == '{'):
+		end := bytes.Index(a.buf[a.pos:], []byte("}\r\n"))
+		if end < 0 {
+			return -1, fmt.Errorf("%w: bad literal", errSyntax)
+		}
+		n, ok := literalSize(a.buf[a.pos : a.pos+end+3])
+		start := a.pos + end + 3
+		if !ok || start+n > len(a.buf) {
+			return -1, fmt.Errorf("%w: truncated literal", errSyntax)
+		}
+		a.pos = start + n
+		return a.add(node{kind: nString, start: int32(start), end: int32(start + n)}), nil
+	default:
+		start := a.pos
+		for a.pos < len(a.buf) {
+			switch a.buf[a.pos] {
+			case ' ', ')', '(', '\r', '\n':
+				if a.pos == start {
+					return -1, fmt.Errorf("%w: unexpected %q", errSyntax, a.buf[a.pos])
+				}
+				if a.buf[a.pos] == '(' {
+					return -1, fmt.Errorf("%w: unexpected '('", errSyntax)
+				}
+				return a.atom(start), nil
+			case '[':
+				// A section spec: BODY[HEADER.FIELDS (FROM DATE)]<0>.
+				close := bytes.IndexByte(a.buf[a.pos:], ']')
+				if close < 0 {
+					return -1, fmt.Errorf("%w: unterminated section", errSyntax)
+				}
+				a.pos += close
+			}
+			a.pos++
+		}
+		return a.atom(start), nil
+	}
+}
+
+func (a *arena) atom(start int) int32 {
+	n := a.add(node{kind: nAtom, start: int32(start), end: int32(a.pos)})
+	if a.pos-start == 3 && (bytes.EqualFold(a.buf[start:a.pos], []byte("NIL"))) {
+		a.nodes[n].kind = nNil
+	}
+	return n
+}
+
+// bytes returns a node's raw bytes.
+func (a *arena) bytes(i int32) []byte {
+	if i < 0 {
+		return nil
+	}
+	return a.buf[a.nodes[i].start:a.nodes[i].end]
+}
+
+// str returns a string node's value, unescaped; "" for NIL or a list.
+func (a *arena) str(i int32) string {
+	if i < 0 || a.nodes[i].kind == nNil || a.nodes[i].kind == nList {
+		return ""
+	}
+	b := a.bytes(i)
+	if !a.nodes[i].escaped {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for j := 0; j < len(b); j++ {
+		if b[j] == '\\' && j+1 < len(b) {
+			j++
+		}
+		out = append(out, b[j])
+	}
+	return string(out)
+}
+
+func (a *arena) num(i int32) (int64, bool) {
+	if i < 0 || a.nodes[i].kind != nAtom {
+		return 0, false
+	}
+	b := a.bytes(i)
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// child returns the k-th child of list i, or -1.
+func (a *arena) child(i int32, k int) int32 {
+	if i < 0 || a.nodes[i].kind != nList {
+		return -1
+	}
+	c := a.nodes[i].first
+	for ; k > 0 && c >= 0; k-- {
+		c = a.nodes[c].next
+	}
+	return c
+}
+
+func (a *arena) isList(i int32) bool { return i >= 0 && a.nodes[i].kind == nList }
