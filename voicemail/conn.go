@@ -36,7 +36,7 @@ type Conn struct {
 	selected  string     // folder currently selected
 	sel       Snapshot   // state of Folder as last selected (UIDs not filled)
 	condstore bool
-	noRaw     bool // list through go-imap only (tests)
+	noRaw     bool    // list through go-imap only (tests)
 	trash     *string // resolved Trash folder ("" = none); nil = not looked up
 
 	// closed is set by Logout and Close; Close does not take mu, so that
