@@ -36,6 +36,9 @@ func runDial(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	if pf.common.user != "" && pf.common.configFile == "" {
+		return &usageError{msg: "--user needs --config"}
+	}
 	numbers := fs.Args()
 	if len(numbers) == 0 {
 		return &usageError{msg: "want at least one NUMBER"}
