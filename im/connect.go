@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/opencsf/opencsf/csf"
@@ -166,7 +168,7 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 		rw = tc
 	}
 	neg := &negotiated{}
-	features := []xmpp.StreamFeature{c.saslFeature(neg), c.bindFeature(neg)}
+	features := []xmpp.StreamFeature{c.saslFeature(neg), channelBindingTypes, c.bindFeature(neg)}
 	if !ep.directTLS {
 		features = append([]xmpp.StreamFeature{c.startTLSFeature(tlsCfg, neg)}, features...)
 	}
@@ -221,19 +223,66 @@ func (c *Client) startTLSFeature(cfg *tls.Config, neg *negotiated) xmpp.StreamFe
 	return f
 }
 
-// saslMechanisms are offered in this order: the SCRAM family first, with
-// channel binding (-PLUS) when the server offers it; PLAIN last. mellium's
-// SASL feature needs the Secure bit, so none of them is ever used in clear.
+// saslMechanisms are tried in this order: the SCRAM family first, with
+// channel binding (-PLUS) when the server says it supports our binding
+// type; PLAIN last. mellium's SASL feature needs the Secure bit, so none of
+// them is ever used in clear.
 var saslMechanisms = []sasl.Mechanism{
 	sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain,
 }
 
+const nsSASLCB = "urn:xmpp:sasl-cb:0"
+
+// channelBindingTypes reads the XEP-0440 list of channel-binding types the
+// server supports. It is informational (never negotiated).
+var channelBindingTypes = xmpp.StreamFeature{
+	Name: xml.Name{Space: nsSASLCB, Local: "sasl-channel-binding"},
+	Parse: func(ctx context.Context, d *xml.Decoder, start *xml.StartElement) (bool, any, error) {
+		var v struct {
+			Types []struct {
+				Type string `xml:"type,attr"`
+			} `xml:"urn:xmpp:sasl-cb:0 channel-binding"`
+		}
+		err := d.DecodeElement(&v, start)
+		var types []string
+		for _, t := range v.Types {
+			types = append(types, t.Type)
+		}
+		return false, types, err
+	},
+}
+
+// mechanismsFor drops the -PLUS mechanisms unless the server announced
+// (XEP-0440) the binding type mellium uses on this connection: tls-exporter
+// on TLS 1.3 (RFC 9266), tls-unique before. Without the announcement a
+// -PLUS attempt may fail on a binding type mismatch (ejabberd 23.01 offers
+// SCRAM-SHA-1-PLUS but refuses tls-exporter), and a failed SASL exchange
+// cannot be retried on the same stream.
+func mechanismsFor(s *xmpp.Session) []sasl.Mechanism {
+	want := "tls-unique"
+	if s.ConnectionState().Version >= tls.VersionTLS13 {
+		want = "tls-exporter"
+	}
+	data, _ := s.Feature(nsSASLCB)
+	types, _ := data.([]string)
+	plus := slices.Contains(types, want)
+	var out []sasl.Mechanism
+	for _, m := range saslMechanisms {
+		if strings.HasSuffix(m.Name, "-PLUS") && !plus {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 func (c *Client) saslFeature(neg *negotiated) xmpp.StreamFeature {
 	f := xmpp.SASL("", c.cfg.Password.Reveal(), saslMechanisms...)
-	inner := f.Negotiate
 	f.Negotiate = func(ctx context.Context, s *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
 		offered, _ := data.([]string)
-		neg.mech = pickMechanism(offered)
+		mechs := mechanismsFor(s)
+		neg.mech = pickMechanism(mechs, offered)
+		inner := xmpp.SASL("", c.cfg.Password.Reveal(), mechs...).Negotiate
 		mask, rw, err := inner(ctx, s, data)
 		if err != nil {
 			// A failure element from the server has no Unwrap chain we could
@@ -249,8 +298,8 @@ func (c *Client) saslFeature(neg *negotiated) xmpp.StreamFeature {
 	return f
 }
 
-func pickMechanism(offered []string) string {
-	for _, m := range saslMechanisms {
+func pickMechanism(ours []sasl.Mechanism, offered []string) string {
+	for _, m := range ours {
 		for _, o := range offered {
 			if o == m.Name {
 				return m.Name
