@@ -469,3 +469,5 @@ func Spec(cfg Config) csf.ServiceSpec {
 		},
 	}
 }
+
+var _ csf.Service = (*Directory)(nil)

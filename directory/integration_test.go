@@ -43,7 +43,7 @@ func addPerson(t *testing.T, srv *lab.SlapdServer, uid, name, phone, mobile stri
 	require.NoError(t, c.Add(req))
 }
 
-func newSet(t *testing.T, rules string) *dialrules.Set {
+func newSet(t testing.TB, rules string) *dialrules.Set {
 	var s dialrules.Set
 	_, err := s.Reload("DirLookupDialRules.xml", strings.NewReader(rules))
 	require.NoError(t, err)

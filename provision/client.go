@@ -653,3 +653,5 @@ func Spec(cfg Config) csf.ServiceSpec {
 		},
 	}
 }
+
+var _ csf.Service = (*Client)(nil)

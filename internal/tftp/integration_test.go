@@ -117,3 +117,25 @@ func TestIntegrationTftpdHPA(t *testing.T) {
 		assert.True(t, errors.Is(err, ErrTimeout), "%v", err)
 	})
 }
+
+// BenchmarkIntegrationGet reads a 1 MiB file from tftpd-hpa at several
+// block sizes.
+func BenchmarkIntegrationGet(b *testing.B) {
+	srv := lab.TFTP(b, nil)
+	data := randomBytes(b, 1<<20)
+	if err := srv.Put("bench.bin", data); err != nil {
+		b.Fatal(err)
+	}
+	for _, bs := range []int{512, 1428, 8192, MaxBlksize} {
+		b.Run(fmt.Sprintf("blksize=%d", bs), func(b *testing.B) {
+			c := &Client{Blksize: bs}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := c.Get(b.Context(), srv.Addr, "bench.bin"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
