@@ -308,3 +308,59 @@ func TestIntegrationProvisionHTTP(t *testing.T) {
 		assert.False(t, c.Health().Healthy)
 	})
 }
+
+// TestSpecDecodesSettings registers the client with a framework whose
+// settings name the HTTP file service and the user.
+func TestSpecDecodesSettings(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "CUPC"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "CUPC", "AppDialRules.xml"), []byte(rulesPrefix8), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "CSFbob.cnf.xml"), readTestdata(t, "CSFALICE.cnf.xml"), 0o644))
+	hs := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer hs.Close()
+
+	st := config.NewStore()
+	src := config.NewSource("test")
+	require.NoError(t, src.Set(config.KeyHttpFileServer, hs.URL))
+	require.NoError(t, src.Set(config.KeyUserName, "bob"))
+	require.NoError(t, src.Set(config.KeyProvisionPollInterval, "1h"))
+	require.NoError(t, st.Put(config.LayerUser, src))
+	fw := csf.New(csf.Config{Settings: st.Effective()})
+	defer fw.Close()
+	require.NoError(t, fw.Register(Spec(Config{CacheDir: "-"})))
+	require.NoError(t, fw.Start(t.Context()))
+	s, ok := fw.Service("provision")
+	require.True(t, ok)
+	c := s.(*Client)
+	assert.Equal(t, "85551234", transform(t, c, "5551234"))
+	require.NotNil(t, c.Device())
+	assert.Equal(t, "CSFbob", c.Device().Name)
+	assert.Equal(t, hs.URL, c.Health().Server)
+}
+
+// TestIntegrationProvisionHTTPFailover falls back from an HTTP file
+// service that is down to tftpd-hpa.
+func TestIntegrationProvisionHTTPFailover(t *testing.T) {
+	srv := lab.TFTP(t, nil)
+	require.NoError(t, srv.Put(AppDialRulesFile, []byte(rulesPrefix9)))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := "http://" + l.Addr().String() + "/"
+	require.NoError(t, l.Close())
+
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	sub := fw.Subscribe(&csf.SubscribeOptions{QueueLen: 100})
+	defer sub.Close()
+	c, err := New(Config{HTTPFileServer: down, TftpServer1: srv.Addr, PollInterval: -1, CacheDir: "-",
+		Events: fw.Bus().NewPublisher("provision")})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Start(t.Context()), "missing files are not a failed start")
+	fo := waitFor[ServerFailedOver](t, sub, nil)
+	assert.Equal(t, down, fo.From)
+	assert.Equal(t, "tftp://"+srv.Addr, fo.To)
+	assert.Equal(t, "95551234", transform(t, c, "5551234"))
+	missing := waitFor[FetchFailed](t, sub, nil)
+	assert.ErrorIs(t, missing.Err, ErrNotFound, "tftpd-hpa answered: no failover back")
+}
