@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -124,8 +125,9 @@ type transfer struct {
 	res  Result
 
 	conn   *net.UDPConn
-	server *net.UDPAddr // where requests go
-	peer   *net.UDPAddr // the server's transfer ID; nil until it answers
+	server netip.AddrPort // where requests go
+	peer   netip.AddrPort // the server's transfer ID; invalid until it answers
+	ack    [4]byte        // the last ACK, reused: a transfer allocates nothing per block
 	last   []byte       // packet to send again on timeout
 	opts   map[string]string
 	tries  int
@@ -157,7 +159,7 @@ func (t *transfer) run(ctx context.Context, server string) error {
 		return err
 	}
 	ip := addrs[0].Unmap()
-	t.server = &net.UDPAddr{IP: ip.AsSlice(), Port: port}
+	t.server = netip.AddrPortFrom(ip, uint16(port))
 	laddr := &net.UDPAddr{}
 	if ip.IsLoopback() {
 		// Stay on the loopback interface when the server is there.
@@ -176,7 +178,7 @@ func (t *transfer) run(ctx context.Context, server string) error {
 	if errors.As(err, &se) && se.Code == CodeOptionsRefused && !t.c.NoOptions && t.res.Size == 0 {
 		// RFC 2347: a server refusing the options may be asked again without.
 		t.log.Debug("tftp options refused, asking without", "message", se.Message)
-		t.peer, t.oack = nil, false
+		t.peer, t.oack = netip.AddrPort{}, false
 		err = t.get(ctx, false)
 	}
 	if err != nil && ctx.Err() != nil {
@@ -227,15 +229,15 @@ func (t *transfer) get(ctx context.Context, withOptions bool) error {
 		if err != nil {
 			return err
 		}
-		if t.peer == nil {
-			if !from.IP.Equal(t.server.IP) {
+		if !t.peer.IsValid() {
+			if from.Addr() != t.server.Addr() {
 				continue // not from the server we asked
 			}
 			t.peer = from
 			t.res.Peer = from.String()
-		} else if !sameAddr(from, t.peer) {
+		} else if from != t.peer {
 			// RFC 1350 section 4: answer a stranger, keep the transfer.
-			t.conn.WriteToUDP(appendError(nil, CodeUnknownTransferID, "unknown transfer ID"), from)
+			t.conn.WriteToUDPAddrPort(appendError(nil, CodeUnknownTransferID, "unknown transfer ID"), from)
 			continue
 		}
 		p, err := parsePacket(buf[:n])
@@ -251,56 +253,56 @@ func (t *transfer) get(ctx context.Context, withOptions bool) error {
 }
 
 // receive waits for a packet, sending the last one again on each timeout.
-func (t *transfer) receive(ctx context.Context, buf []byte) (int, *net.UDPAddr, error) {
+func (t *transfer) receive(ctx context.Context, buf []byte) (int, netip.AddrPort, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return 0, nil, err
+			return 0, netip.AddrPort{}, err
 		}
 		t.conn.SetReadDeadline(time.Now().Add(t.c.timeout()))
 		if ctx.Err() != nil { // the AfterFunc may have run before the line above
-			return 0, nil, ctx.Err()
+			return 0, netip.AddrPort{}, ctx.Err()
 		}
-		n, from, err := t.conn.ReadFromUDP(buf)
+		n, from, err := t.conn.ReadFromUDPAddrPort(buf)
 		if err == nil {
-			return n, from, nil
+			return n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
 		}
 		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
-			return 0, nil, err
+			return 0, netip.AddrPort{}, err
 		}
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return 0, netip.AddrPort{}, ctx.Err()
 		}
 		if t.tries >= t.c.retries() {
-			if t.peer == nil {
-				return 0, nil, fmt.Errorf("%w: no answer after %d requests %v apart", ErrTimeout, t.tries+1, t.c.timeout())
+			if !t.peer.IsValid() {
+				return 0, netip.AddrPort{}, fmt.Errorf("%w: no answer after %d requests %v apart", ErrTimeout, t.tries+1, t.c.timeout())
 			}
-			return 0, nil, fmt.Errorf("%w: waiting for block %d", ErrTimeout, t.expect)
+			return 0, netip.AddrPort{}, fmt.Errorf("%w: waiting for block %d", ErrTimeout, t.expect)
 		}
 		t.tries++
 		t.res.Retransmits++
 		to := t.peer
-		if to == nil {
+		if !to.IsValid() {
 			to = t.server
 		}
 		t.log.Debug("tftp retransmit", "try", t.tries, "block", t.expect)
-		if _, err := t.conn.WriteToUDP(t.last, to); err != nil {
-			return 0, nil, err
+		if _, err := t.conn.WriteToUDPAddrPort(t.last, to); err != nil {
+			return 0, netip.AddrPort{}, err
 		}
 	}
 }
 
 // send sends pkt to addr and keeps it for retransmission.
-func (t *transfer) send(addr *net.UDPAddr, pkt []byte) error {
+func (t *transfer) send(addr netip.AddrPort, pkt []byte) error {
 	t.last = pkt
-	_, err := t.conn.WriteToUDP(pkt, addr)
+	_, err := t.conn.WriteToUDPAddrPort(pkt, addr)
 	return err
 }
 
 // abort tells the server the transfer is over, best effort.
 func (t *transfer) abort(code uint16, msg string) {
-	if t.peer != nil {
-		t.conn.WriteToUDP(appendError(nil, code, msg), t.peer)
+	if t.peer.IsValid() {
+		t.conn.WriteToUDPAddrPort(appendError(nil, code, msg), t.peer)
 	}
 }
 
@@ -324,7 +326,7 @@ func (t *transfer) handle(p packet) (bool, error) {
 		}
 		t.oack = true
 		t.tries = 0
-		return false, t.send(t.peer, appendACK(nil, 0))
+		return false, t.send(t.peer, appendACK(t.ack[:0], 0))
 	case opDATA:
 		switch p.block {
 		case t.expect:
@@ -356,7 +358,7 @@ func (t *transfer) handle(p packet) (bool, error) {
 		t.res.Size += int64(len(p.data))
 		t.res.Blksize = t.blksize
 		t.tries = 0
-		if err := t.send(t.peer, appendACK(nil, p.block)); err != nil {
+		if err := t.send(t.peer, appendACK(t.ack[:0], p.block)); err != nil {
 			return false, err
 		}
 		t.expect++ // wraps to 0 after 65535, as most servers do
@@ -412,8 +414,4 @@ func (t *transfer) acceptOptions(got map[string]string) error {
 	}
 	t.res.Blksize = t.blksize
 	return nil
-}
-
-func sameAddr(a, b *net.UDPAddr) bool {
-	return a.Port == b.Port && a.IP.Equal(b.IP)
 }
