@@ -128,7 +128,7 @@ type transfer struct {
 	server netip.AddrPort // where requests go
 	peer   netip.AddrPort // the server's transfer ID; invalid until it answers
 	ack    [4]byte        // the last ACK, reused: a transfer allocates nothing per block
-	last   []byte       // packet to send again on timeout
+	last   []byte         // packet to send again on timeout
 	opts   map[string]string
 	tries  int
 
