@@ -482,6 +482,9 @@ func (c *Client) Refresh(ctx context.Context) error {
 		errs = append(errs, ferr)
 	}
 	c.mu.Lock()
+	if reached != c.health.Healthy || c.health.Since.IsZero() {
+		c.health.Since = time.Now()
+	}
 	c.health.Healthy = reached
 	if reached {
 		c.health.Status = "provisioned"
@@ -494,7 +497,6 @@ func (c *Client) Refresh(ctx context.Context) error {
 		c.health.Status = "provisioning servers unreachable"
 		c.health.LastError = errors.Join(errs...)
 	}
-	c.health.Since = time.Now()
 	c.mu.Unlock()
 	return errors.Join(errs...)
 }
