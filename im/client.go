@@ -346,14 +346,27 @@ func (c *Client) kick() {
 // maxBatch bounds one write.
 const maxBatch = 64 << 10
 
+// The client asks the server to acknowledge (XEP-0198 <r/>) when ackEvery
+// stanzas are unacknowledged, or ackDelay after a write.
+const (
+	ackEvery = 16
+	ackDelay = 200 * time.Millisecond
+)
+
 // writer writes queued stanzas to s in batches: everything queued since
 // the last write goes out in one write, followed by an ack request.
 func (c *Client) writer(s *session) {
 	defer c.wg.Done()
 	var buf []byte
+	askTimer := time.NewTimer(time.Hour)
+	askTimer.Stop()
+	defer askTimer.Stop()
+	askNow := false
 	for {
 		select {
 		case <-c.wake:
+		case <-askTimer.C:
+			askNow = true
 		case <-s.done:
 			return
 		case <-c.life.Done():
@@ -375,19 +388,33 @@ func (c *Client) writer(s *session) {
 			}
 			clear(c.outbox[:n])
 			c.outbox = c.outbox[n:]
+			askLater := false
 			if c.sm.Enabled() {
 				if c.ackWanted {
 					buf = fmt.Appendf(buf, "<a xmlns='%s' h='%d'/>", sm.NS, c.sm.In())
 					c.ackWanted = false
 				}
-				if n > 0 && !c.ackAsked {
+				// Ask for an ack once enough is unacknowledged, else a moment
+				// after the last write: asking after every stanza makes the
+				// server answer every stanza with a small <a/>, and a small
+				// unacknowledged segment stalls its next write for the
+				// peer's delayed ACK (Nagle), 40 ms on Linux.
+				switch {
+				case c.ackAsked || c.sm.Pending() == 0:
+				case c.sm.Pending() >= ackEvery || askNow:
 					buf = append(buf, "<r xmlns='urn:xmpp:sm:3'/>"...)
 					c.ackAsked = true
+				default:
+					askLater = true
 				}
 			}
+			askNow = false
 			c.counters.sent += int64(n)
 			more := len(c.outbox) > 0
 			c.mu.Unlock()
+			if askLater {
+				askTimer.Reset(ackDelay)
+			}
 			if len(buf) == 0 {
 				break
 			}

@@ -1,15 +1,15 @@
 package im
 
-// dedup remembers the last n keys (message ids, archive ids) in a ring.
+// dedup remembers the last n keys (message ids, archive ids) in a ring
+// that grows as keys come, so that an idle session costs nothing.
 type dedup struct {
 	set  map[string]struct{}
 	ring []string
+	n    int
 	next int
 }
 
-func newDedup(n int) *dedup {
-	return &dedup{set: make(map[string]struct{}, n), ring: make([]string, n)}
-}
+func newDedup(n int) *dedup { return &dedup{n: n} }
 
 func (d *dedup) has(k string) bool {
 	_, ok := d.set[k]
@@ -17,10 +17,16 @@ func (d *dedup) has(k string) bool {
 }
 
 func (d *dedup) add(k string) {
-	if old := d.ring[d.next]; old != "" {
-		delete(d.set, old)
+	if d.set == nil {
+		d.set = make(map[string]struct{})
 	}
+	if len(d.ring) < d.n {
+		d.ring = append(d.ring, k)
+		d.set[k] = struct{}{}
+		return
+	}
+	delete(d.set, d.ring[d.next])
 	d.ring[d.next] = k
 	d.set[k] = struct{}{}
-	d.next = (d.next + 1) % len(d.ring)
+	d.next = (d.next + 1) % d.n
 }
