@@ -25,8 +25,10 @@
 // Servers are tried in order: the HTTP file service when configured, then
 // TftpServer1, then TftpServer2. A server that does not answer (a TFTP
 // timeout, a refused connection, an HTTP 5xx, a broken transfer) makes the
-// client fail over to the next one, with a [ServerFailedOver] event; one
-// that says a file does not exist has answered, and the file is reported
+// client fail over to the next one, with a [ServerFailedOver] event, and
+// later checks start with the server that answered, so that a server that
+// is down costs its timeout once, not at every check. A server that says a
+// file does not exist has answered, and the file is reported
 // missing ([FetchFailed] matching [ErrNotFound]) while its last good
 // version stays in force. Over HTTP a conditional GET (If-None-Match,
 // If-Modified-Since) costs one round trip when nothing changed; TFTP has
