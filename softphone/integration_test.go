@@ -52,7 +52,7 @@ func TestIntegrationRegister(t *testing.T) {
 
 func TestIntegrationCall(t *testing.T) {
 	k := lab.Kamailio(t, nil)
-	for _, tp := range []string{"udp", "tcp"} {
+	for _, tp := range []string{"udp", "tcp", "tls"} {
 		t.Run(tp, func(t *testing.T) {
 			alice := newPhone(t, k, "alice", "secret1", tp, nil)
 			bob := newPhone(t, k, "bob", "secret2", tp, func(c *softphone.Config) { c.Codecs = []string{"PCMA", "PCMU"} })

@@ -21,6 +21,7 @@ import (
 const (
 	frameDur       = 20 * time.Millisecond
 	rtcpInterval   = 5 * time.Second
+	rtcpFirst      = time.Second
 	jitterSlots    = 64 // power of two
 	jitterStart    = 2  // frames buffered before playout starts (40 ms)
 	idleResetTicks = 10 // ticks without packets after which playout restarts
@@ -282,7 +283,10 @@ func (s *stream) tick(now time.Time, late bool) {
 	}
 	s.ts += audio.FrameSamples
 	s.playout()
-	if s.ticks%int(rtcpInterval/frameDur) == 0 && s.remoteRTCP != nil && s.remoteRTCP.Port != 0 {
+	// First report after a second, to get RTT early in short calls; then at
+	// the RFC 3550 minimum interval.
+	first := int(rtcpFirst / frameDur)
+	if (s.ticks == first || s.ticks > first && (s.ticks-first)%int(rtcpInterval/frameDur) == 0) && s.remoteRTCP != nil && s.remoteRTCP.Port != 0 {
 		s.sendRTCP(now)
 	}
 }

@@ -164,7 +164,8 @@ func (p *Phone) open(ctx context.Context) error {
 		sipgo.WithUserAgentHostname(p.cfg.Account.Domain),
 		sipgo.WithUserAgenTLSConfig(tlsCfg),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(p.log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(p.log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(p.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(p.onStrayResponse)),
 	)
 	if err != nil {
 		return fmt.Errorf("softphone: %w", err)
@@ -521,4 +522,30 @@ func (p *Phone) SIPAddr() string {
 		return ""
 	}
 	return net.JoinHostPort(p.localIP, strconv.Itoa(p.port))
+}
+
+// onStrayResponse takes responses that match no transaction: a 2xx to
+// INVITE retransmitted because our ACK was lost gets the ACK again (RFC
+// 3261 section 13.2.2.4); a provisional response overtaken by the final
+// one (sipgo handles each message on its own goroutine) is dropped.
+func (p *Phone) onStrayResponse(res *sip.Response) {
+	cs := res.CSeq()
+	if cs == nil || cs.MethodName != sip.INVITE || !res.IsSuccess() {
+		return
+	}
+	cid := res.CallID()
+	if cid == nil {
+		return
+	}
+	p.mu.Lock()
+	c := p.calls[cid.Value()]
+	p.mu.Unlock()
+	if c != nil && c.dir == Outgoing {
+		c.mu.Lock()
+		ours := c.dlg.inviteSeq == cs.SeqNo && c.dlg.remoteTag != ""
+		c.mu.Unlock()
+		if ours {
+			c.sendAck()
+		}
+	}
 }
