@@ -44,6 +44,11 @@ type Config struct {
 	// Expires is the registration lifetime asked for; 0 means one hour.
 	// The phone refreshes at half the lifetime the registrar grants.
 	Expires time.Duration
+	// RefreshInterval caps the time between registration refreshes; 0
+	// means half the lifetime the registrar grants (RFC 3261 section
+	// 10.2.4). A registrar that restarted and forgot us is found, and we
+	// re-register, within this interval.
+	RefreshInterval time.Duration
 	// NoRegister makes Start skip registration (a phone that only calls
 	// out through a proxy that does not require it, or a peer to peer test).
 	NoRegister bool

@@ -119,7 +119,7 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 	csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: granted})
 	p.log.Info("registered", "expires", granted)
 	failures := 0
-	next := max(granted/2, minRefresh)
+	next := p.refreshDelay(granted)
 	for {
 		t := time.NewTimer(next)
 		select {
@@ -163,7 +163,7 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 		failures = 0
 		p.count("registrations")
 		csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: g, Refresh: true})
-		next = max(g/2, minRefresh)
+		next = p.refreshDelay(g)
 	}
 }
 
@@ -218,4 +218,12 @@ func (p *Phone) authorize(req *sip.Request, res *sip.Response) error {
 		}
 	}
 	return nil
+}
+
+func (p *Phone) refreshDelay(granted time.Duration) time.Duration {
+	d := granted / 2
+	if p.cfg.RefreshInterval > 0 && p.cfg.RefreshInterval < d {
+		d = p.cfg.RefreshInterval
+	}
+	return max(d, minRefresh)
 }

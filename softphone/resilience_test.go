@@ -1,0 +1,71 @@
+package softphone_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/lab"
+	"github.com/opencsf/opencsf/softphone"
+	"github.com/opencsf/opencsf/softphone/audio"
+)
+
+// TestIntegrationRestart restarts kamailio during a call: the call's media
+// keeps flowing (it never passed through kamailio), both phones are
+// registered again within one refresh interval, a new call goes through
+// and the first call still hangs up properly.
+func TestIntegrationRestart(t *testing.T) {
+	for _, tp := range []string{"udp", "tcp"} {
+		t.Run(tp, func(t *testing.T) {
+			k := lab.Kamailio(t, nil)
+			const refresh = 2 * time.Second
+			mod := func(c *softphone.Config) { c.RefreshInterval = refresh }
+			alice := newPhone(t, k, "alice", "secret1", tp, mod)
+			bob := newPhone(t, k, "bob", "secret2", tp, mod)
+			require.NoError(t, alice.Start(t.Context()))
+			require.NoError(t, bob.Start(t.Context()))
+			heard := &audio.ToneDetector{Frequency: 600}
+			go func() {
+				ev := waitFor[softphone.CallReceived](t, bob, 10*time.Second, nil)
+				assert.NoError(t, ev.Call.Answer(t.Context(), &softphone.CallOptions{Sink: heard}))
+			}()
+			call, err := alice.Dial(t.Context(), "bob", &softphone.CallOptions{Source: &audio.Tone{Frequency: 600}})
+			require.NoError(t, err)
+			eventually(t, 5*time.Second, func() bool { _, n := heard.Counts(); return n > 10 }, "no tone before the restart")
+
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			require.NoError(t, k.Restart(ctx))
+			restarted := time.Now()
+			_, atRestart := heard.Counts()
+			eventually(t, 2*time.Second, func() bool { _, n := heard.Counts(); return n > atRestart+25 }, "media stopped with kamailio")
+
+			// Both phones come back within one refresh interval (plus a
+			// retry's worth of slack for a refresh that hit the restart).
+			for _, p := range []*testPhone{alice, bob} {
+				waitFor[softphone.Registered](t, p, refresh+3*time.Second, func(e softphone.Registered) bool {
+					return e.Header().Time.After(restarted)
+				})
+			}
+			t.Logf("registered again %v after the restart", time.Since(restarted).Round(time.Millisecond))
+
+			go func() {
+				ev := waitFor[softphone.CallReceived](t, alice, 10*time.Second, nil)
+				assert.NoError(t, ev.Call.Answer(t.Context(), nil))
+			}()
+			second, err := bob.Dial(t.Context(), "alice", nil)
+			require.NoError(t, err)
+			require.NoError(t, second.Hangup(t.Context()))
+
+			st := call.Stats()
+			t.Logf("first call across the restart: %+v", st)
+			assert.LessOrEqual(t, st.PacketsLost, int64(2))
+			require.NoError(t, call.Hangup(t.Context()))
+			require.NoError(t, alice.Shutdown(t.Context()))
+			require.NoError(t, bob.Shutdown(t.Context()))
+		})
+	}
+}
