@@ -29,7 +29,18 @@ func (s *Snapshot) Decode(v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("config: decode: want a pointer to a struct, got %T", v)
 	}
-	return s.decodeStruct(rv.Elem())
+	return s.decodeStruct(rv.Elem(), false)
+}
+
+// DecodeSet is Decode for keys set by some source: fields whose key is at
+// its schema default are left alone, so that a Config filled in by code
+// keeps its values unless configuration says otherwise.
+func (s *Snapshot) DecodeSet(v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("config: decode: want a pointer to a struct, got %T", v)
+	}
+	return s.decodeStruct(rv.Elem(), true)
 }
 
 var (
@@ -37,7 +48,7 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 )
 
-func (s *Snapshot) decodeStruct(rv reflect.Value) error {
+func (s *Snapshot) decodeStruct(rv reflect.Value, onlySet bool) error {
 	rt := rv.Type()
 	for i := range rt.NumField() {
 		f := rt.Field(i)
@@ -47,7 +58,7 @@ func (s *Snapshot) decodeStruct(rv reflect.Value) error {
 		tag, tagged := f.Tag.Lookup("config")
 		if !tagged {
 			if f.Type.Kind() == reflect.Struct && f.Type != secretType {
-				if err := s.decodeStruct(rv.Field(i)); err != nil {
+				if err := s.decodeStruct(rv.Field(i), onlySet); err != nil {
 					return err
 				}
 			}
@@ -59,6 +70,9 @@ func (s *Snapshot) decodeStruct(rv reflect.Value) error {
 		idx, ok := byFold[strings.ToLower(tag)]
 		if !ok {
 			return fmt.Errorf("config: decode field %s: %w: %s", f.Name, ErrUnknownKey, tag)
+		}
+		if onlySet && s.values()[idx].origins[0].Layer == LayerDefault {
+			continue
 		}
 		if err := setField(rv.Field(i), &schema[idx], s.values()[idx].value); err != nil {
 			return fmt.Errorf("config: decode field %s: key %s: %w", f.Name, schema[idx].Name, err)

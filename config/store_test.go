@@ -318,3 +318,20 @@ func TestDecode(t *testing.T) {
 	assert.True(t, errors.Is(st.Effective().Decode(&unknown), ErrUnknownKey))
 	assert.Error(t, st.Effective().Decode(c))
 }
+
+func TestDecodeSetKeepsCodeValuesForDefaults(t *testing.T) {
+	type cfg struct {
+		Folder string        `config:"VoicemailFolder"`
+		Poll   time.Duration `config:"ProvisionPollInterval"`
+		User   string        `config:"UserName"`
+	}
+	st := NewStore()
+	require.NoError(t, st.Set(KeyUserName, "bob"))
+	c := cfg{Folder: "Voice Messages", Poll: time.Second, User: "alice"}
+	require.NoError(t, st.Effective().DecodeSet(&c))
+	assert.Equal(t, cfg{Folder: "Voice Messages", Poll: time.Second, User: "bob"}, c)
+
+	var all cfg
+	require.NoError(t, st.Effective().Decode(&all))
+	assert.Equal(t, "INBOX", all.Folder, "Decode takes defaults too")
+}

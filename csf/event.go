@@ -80,3 +80,14 @@ type AppDetached struct {
 	// Remaining is the number of apps still attached.
 	Remaining int
 }
+
+// SettingsChanged is published by a service that changed the configuration
+// itself — provisioning applying a new jabber-config.xml, say. The
+// framework applies it as [Framework.ApplySettings] does: the services
+// reading a changed key are reconfigured or restarted.
+type SettingsChanged struct {
+	EventHeader
+	Source   string
+	Settings Settings
+	Changed  []string
+}

@@ -44,6 +44,32 @@ func (fw *Framework) Follow(w *config.Watcher) {
 	}()
 }
 
+// followSettingsEvents applies SettingsChanged events from services. It
+// runs from Start until the framework stops.
+func (fw *Framework) followSettingsEvents() {
+	sub := SubscribeTo[SettingsChanged](fw.bus, 64)
+	fw.followers.Add(1)
+	go func() {
+		defer fw.followers.Done()
+		defer sub.Close()
+		for {
+			select {
+			case ev, ok := <-sub.Events():
+				if !ok {
+					return
+				}
+				if err := fw.ApplySettings(fw.life, ev.Source, ev.Settings, ev.Changed, nil); err != nil {
+					fw.log.Error("applying settings from "+ev.Service, "err", err)
+				}
+			case l := <-sub.Lags():
+				fw.log.Error("settings changes lost", "missed", l.Missed)
+			case <-fw.life.Done():
+				return
+			}
+		}
+	}()
+}
+
 // endFollowers stops Follow goroutines before the lifecycle lock is taken,
 // since they take it themselves.
 func (fw *Framework) endFollowers() {

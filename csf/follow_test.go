@@ -63,3 +63,36 @@ func TestFollowConfigFile(t *testing.T) {
 	assert.Contains(t, ev.Err.Error(), "user.yaml")
 	assert.Equal(t, 1, fw.Snapshot().Services[0].Restarts, "a bad file restarts nothing")
 }
+
+// A service that changes the configuration itself (provisioning) publishes
+// SettingsChanged; the framework restarts the services reading those keys.
+func TestSettingsChangedEventFromAService(t *testing.T) {
+	j := &journal{}
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	var pub *csf.Publisher
+	require.NoError(t, fw.Register(csf.ServiceSpec{Name: "provision", New: func(env csf.Env) (csf.Service, error) {
+		pub = env.Events
+		return &fakeService{name: "provision", j: j, env: env}, nil
+	}}))
+	sp := spec(j, "softphone", nil, nil)
+	sp.Keys = []string{config.KeySipRegistrar}
+	require.NoError(t, fw.Register(sp))
+	require.NoError(t, fw.Start(t.Context()))
+	sub := csf.SubscribeTo[csf.ConfigReloaded](fw.Bus(), 0)
+	defer sub.Close()
+
+	st := config.NewStore()
+	require.NoError(t, st.Set(config.KeySipRegistrar, "127.0.0.1:5070"))
+	csf.Publish(pub, csf.SettingsChanged{Source: "CSFalice.cnf.xml", Settings: st.Effective(), Changed: []string{config.KeySipRegistrar}})
+	select {
+	case ev := <-sub.Events():
+		assert.Equal(t, "CSFalice.cnf.xml", ev.Source)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ConfigReloaded")
+	}
+	require.Eventually(t, func() bool {
+		s := fw.Snapshot().Services[1]
+		return s.Restarts == 1 && s.State == csf.StateRunning
+	}, 5*time.Second, 10*time.Millisecond)
+}

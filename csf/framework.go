@@ -197,8 +197,12 @@ func (fw *Framework) Start(ctx context.Context) error {
 		fw.mu.Unlock()
 		return fmt.Errorf("csf: start: %w", net.ErrClosed)
 	}
+	first := !fw.started
 	fw.started = true
 	fw.mu.Unlock()
+	if first {
+		fw.followSettingsEvents()
+	}
 	fw.log.Info("framework starting", "services", len(order))
 	var errs []error
 	for _, name := range order {

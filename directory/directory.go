@@ -452,7 +452,8 @@ func (d *Directory) searchOn(ctx context.Context, conn *ldap.Conn, key string) (
 
 // Spec returns the registration of a directory with a csf.Framework under
 // the name "directory". Settings handed over as a *config.Snapshot are
-// decoded into a copy of cfg; the logger comes from the framework.
+// decoded into a copy of cfg (keys some source sets; defaults leave cfg
+// alone); the logger comes from the framework.
 func Spec(cfg Config) csf.ServiceSpec {
 	return csf.ServiceSpec{
 		Name: "directory",
@@ -460,7 +461,7 @@ func Spec(cfg Config) csf.ServiceSpec {
 		New: func(env csf.Env) (csf.Service, error) {
 			c := cfg
 			if snap, ok := env.Settings.(*config.Snapshot); ok {
-				if err := snap.Decode(&c); err != nil {
+				if err := snap.DecodeSet(&c); err != nil {
 					return nil, fmt.Errorf("directory: %w", err)
 				}
 			}

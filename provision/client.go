@@ -567,7 +567,9 @@ func (c *Client) apply(f string, got fetched, fromCache bool, fetchedAt time.Tim
 				for _, s := range ignored {
 					c.log.Debug("jabber-config entry not applied", "entry", s)
 				}
+				before := c.cfg.Store.Effective()
 				err = errors.Join(c.cfg.Store.Put(config.LayerServer, server), c.cfg.Store.Put(config.LayerPolicy, policy))
+				c.announceSettings(f, before)
 			}
 		}
 	default: // the device configuration
@@ -575,7 +577,9 @@ func (c *Client) apply(f string, got fetched, fromCache bool, fetchedAt time.Tim
 		if d, err = ParseDevice(f, bytes.NewReader(got.data)); err == nil {
 			c.device.Store(d)
 			if c.cfg.Store != nil {
+				before := c.cfg.Store.Effective()
 				err = c.cfg.Store.Put(config.LayerServer, deviceSource(f, d))
+				c.announceSettings(f, before)
 			}
 		}
 	}
@@ -646,7 +650,7 @@ func Spec(cfg Config) csf.ServiceSpec {
 		New: func(env csf.Env) (csf.Service, error) {
 			c := cfg
 			if snap, ok := env.Settings.(*config.Snapshot); ok {
-				if err := snap.Decode(&c); err != nil {
+				if err := snap.DecodeSet(&c); err != nil {
 					return nil, fmt.Errorf("provision: %w", err)
 				}
 			}
@@ -657,3 +661,13 @@ func Spec(cfg Config) csf.ServiceSpec {
 }
 
 var _ csf.Service = (*Client)(nil)
+
+// announceSettings tells the framework which effective settings a file
+// changed, so that the services reading them pick them up (csf applies
+// SettingsChanged by reconfiguring or restarting them).
+func (c *Client) announceSettings(file string, before *config.Snapshot) {
+	after := c.cfg.Store.Effective()
+	if changed := before.Changed(after); len(changed) > 0 {
+		csf.Publish(c.cfg.Events, csf.SettingsChanged{Source: file, Settings: after, Changed: changed})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,10 +70,16 @@ func TestIntegrationProvisionTFTP(t *testing.T) {
 	srv := lab.TFTP(t, nil)
 	require.NoError(t, srv.Put(AppDialRulesFile, []byte(rulesPrefix9)))
 	require.NoError(t, srv.Put(DirLookupDialRulesFile, []byte(lookupRules)))
-	require.NoError(t, srv.Put(JabberConfigFile, readTestdata(t, "jabber-config.xml")))
+	down := closedUDPPort(t)
+	// jabber-config.xml names the TFTP servers, as CUCM's does: the same two
+	// the client starts with, so that the restart its settings cause keeps
+	// the same servers.
+	jabber := strings.NewReplacer("<TftpServer1>127.0.0.1</TftpServer1>", "<TftpServer1>"+down+"</TftpServer1>",
+		"<TftpServer2>127.0.0.2:69</TftpServer2>", "<TftpServer2>"+srv.Addr+"</TftpServer2>").
+		Replace(string(readTestdata(t, "jabber-config.xml")))
+	require.NoError(t, srv.Put(JabberConfigFile, []byte(jabber)))
 	require.NoError(t, srv.Put("CSFALICE.cnf.xml", readTestdata(t, "CSFALICE.cnf.xml")))
 	cacheDir := t.TempDir()
-	down := closedUDPPort(t)
 
 	store := config.NewStore()
 	fw := csf.New(csf.Config{})
@@ -89,10 +96,33 @@ func TestIntegrationProvisionTFTP(t *testing.T) {
 		TFTPRetries:  1,
 		Store:        store,
 	})))
+	reloaded := csf.SubscribeTo[csf.ConfigReloaded](fw.Bus(), 0)
+	defer reloaded.Close()
 	start := time.Now()
 	require.NoError(t, fw.Start(t.Context()))
 	t.Logf("started with one server down in %v", time.Since(start))
 	defer fw.Close() // also closed below; a second Close only says so
+	// The files' settings reach the framework, which restarts the services
+	// reading them; provisioning itself among them when jabber-config.xml
+	// names TFTP servers.
+	changed := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for !changed[config.KeySipRegistrar] {
+		select {
+		case ev := <-reloaded.Events():
+			require.NoError(t, ev.Err)
+			for _, k := range ev.Changed {
+				changed[k] = true
+			}
+		case <-deadline:
+			t.Fatalf("framework saw only %v", changed)
+		}
+	}
+	t.Logf("framework applied provisioned settings: %v", changed)
+	require.Eventually(t, func() bool {
+		_, ok := fw.Service("provision")
+		return ok
+	}, 10*time.Second, 10*time.Millisecond)
 	s, ok := fw.Service("provision")
 	require.True(t, ok)
 	c := s.(*Client)
