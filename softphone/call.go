@@ -242,6 +242,13 @@ func (p *Phone) Dial(ctx context.Context, to string, opts *CallOptions) (*Call, 
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
 	}
+	if p.useSRTP() {
+		cr, err := newCrypto(1, "AES_CM_128_HMAC_SHA1_80")
+		if err != nil {
+			return nil, err
+		}
+		c.local.crypto = &cr
+	}
 	p.mu.Lock()
 	p.calls[c.id] = c
 	p.mu.Unlock()
@@ -431,6 +438,9 @@ func (c *Call) provisional(res *sip.Response) {
 		if err != nil {
 			return
 		}
+		if c.applyAnswerCrypto(rm) != nil {
+			return
+		}
 		c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
 		c.stream.start(c.p.media)
 		c.setState(CallEarlyMedia, nil)
@@ -478,6 +488,9 @@ func (c *Call) established(req *sip.Request, res *sip.Response) error {
 	if err != nil {
 		return fmt.Errorf("softphone: answer to %s: %w", c.remote, err)
 	}
+	if err := c.applyAnswerCrypto(rm); err != nil {
+		return fmt.Errorf("softphone: answer to %s: %w", c.remote, err)
+	}
 	c.mu.Lock()
 	c.remoteMedia = rm
 	c.mu.Unlock()
@@ -485,6 +498,35 @@ func (c *Call) established(req *sip.Request, res *sip.Response) error {
 	c.stream.start(c.p.media)
 	c.setState(CallActive, nil)
 	return nil
+}
+
+// useSRTP says whether we offer SRTP.
+func (p *Phone) useSRTP() bool {
+	return p.cfg.SRTP == SRTPRequired || p.cfg.SRTP == SRTPAuto && p.cfg.Transport == "tls"
+}
+
+// applyAnswerCrypto keys the stream from an answer to our offer: an offer
+// of RTP/SAVP must be answered with RTP/SAVP and the crypto tag we sent
+// (RFC 4568 section 5.1.3).
+func (c *Call) applyAnswerCrypto(rm *remoteMedia) error {
+	c.mu.Lock()
+	local := c.local.crypto
+	c.mu.Unlock()
+	if local == nil {
+		if rm.savp {
+			return fmt.Errorf("%w: RTP/SAVP answer to an RTP/AVP offer", ErrBadSDP)
+		}
+		return nil
+	}
+	if !rm.savp {
+		return fmt.Errorf("%w: the far end refused SRTP", ErrBadSDP)
+	}
+	for _, rc := range rm.cryptos {
+		if rc.tag == local.tag && rc.suite == local.suite && len(rc.key) == 30 {
+			return c.stream.setSRTP(*local, rc)
+		}
+	}
+	return fmt.Errorf("%w: no usable crypto attribute in the answer", ErrBadSDP)
 }
 
 // inDialog makes a request within the dialog (RFC 3261 section 12.2.1.1).
@@ -620,6 +662,9 @@ func (c *Call) reinvite(ctx context.Context, dir direction, next CallState) erro
 	}
 	cd, err := choose(rm, lm.codecs)
 	if err != nil {
+		return fmt.Errorf("softphone: re-INVITE answer: %w", err)
+	}
+	if err := c.applyAnswerCrypto(rm); err != nil {
 		return fmt.Errorf("softphone: re-INVITE answer: %w", err)
 	}
 	c.stream.configure(rm, cd, dir.answer(rm.dir))

@@ -55,6 +55,9 @@ type Config struct {
 	// Codecs lists the audio codecs offered, in preference order, from
 	// "PCMU" and "PCMA"; empty means both, PCMU first.
 	Codecs []string
+	// SRTP says when calls are encrypted; the zero value, SRTPAuto, uses
+	// SRTP with SDES keys over TLS signalling and plain RTP otherwise.
+	SRTP SRTPPolicy
 	// NoDTMFEvents leaves telephone-event (RFC 4733) out of our offers, so
 	// that digits go as SIP INFO; for peers that mishandle it.
 	NoDTMFEvents bool
@@ -112,6 +115,9 @@ func (c *Config) validate() error {
 	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = 2 * time.Minute
+	}
+	if c.SRTP == SRTPRequired && c.Transport != "tls" {
+		return fmt.Errorf("softphone: Config.SRTP: SDES keys travel in the SDP and need Transport \"tls\"")
 	}
 	if c.ListenIP != "" && net.ParseIP(c.ListenIP) == nil {
 		return fmt.Errorf("softphone: Config.ListenIP %q is not an IP address", c.ListenIP)

@@ -87,6 +87,8 @@ func TestIntegrationCall(t *testing.T) {
 			st := call.Stats()
 			t.Logf("alice stats: %+v", st)
 			assert.Equal(t, "PCMU", st.Codec, "the offerer's first choice wins")
+			assert.Equal(t, tp == "tls", st.SRTP, "SRTP exactly over TLS")
+			assert.Zero(t, st.DecryptFailures)
 			assert.LessOrEqual(t, st.PacketsLost, int64(1))
 
 			require.NoError(t, call.Hangup(t.Context()))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 
 	"github.com/opencsf/opencsf/softphone/audio"
 	"github.com/opencsf/opencsf/softphone/internal/g711"
@@ -54,6 +55,10 @@ type Stats struct {
 	RemoteJitter time.Duration
 	// SendLate counts frames sent more than 5 ms off schedule.
 	SendLate uint64
+	// SRTP is true when the media is encrypted (RFC 3711, SDES keys).
+	SRTP bool
+	// DecryptFailures counts packets that failed SRTP authentication.
+	DecryptFailures uint64
 }
 
 // mediaEngine paces every stream of a phone from one loop: one timer for
@@ -181,6 +186,37 @@ type stream struct {
 
 	stats Stats
 	ticks int
+
+	// SRTP: rtpOut encrypts RTP and RTCP on the engine's loop (under mu);
+	// rtpIn and rtcpIn belong to the two readers (a context is not safe for
+	// concurrent use). remoteKey is the far end's key they were made from.
+	rtpOut, rtpIn, rtcpIn *srtp.Context
+	remoteKey             string
+	enc                   []byte
+}
+
+// setSRTP keys the stream; a repeated call with the same far-end key (a
+// re-INVITE) keeps the running contexts.
+func (s *stream) setSRTP(local, remote sdesCrypto) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rtpOut != nil && s.remoteKey == string(remote.key) {
+		return nil
+	}
+	out, in, err := srtpContexts(local, remote)
+	if err != nil {
+		return err
+	}
+	_, in2, err := srtpContexts(local, remote)
+	if err != nil {
+		return err
+	}
+	s.rtpOut, s.rtpIn, s.rtcpIn, s.remoteKey = out, in, in2, string(remote.key)
+	s.stats.SRTP = true
+	if s.enc == nil {
+		s.enc = make([]byte, 0, 1500)
+	}
+	return nil
 }
 
 // newStream binds an RTP/RTCP port pair on ip (even RTP port, RTCP the
@@ -323,7 +359,13 @@ func (s *stream) writeRTP(pt uint8, ts uint32, payload []byte) {
 	}
 	s.marker = false
 	s.seq++
-	if _, err := s.rtpConn.WriteToUDP(s.pkt[:n], s.remote); err == nil {
+	b := s.pkt[:n]
+	if s.rtpOut != nil {
+		if b, err = s.rtpOut.EncryptRTP(s.enc[:0], b, nil); err != nil {
+			return
+		}
+	}
+	if _, err := s.rtpConn.WriteToUDP(b, s.remote); err == nil {
 		s.stats.PacketsSent++
 	}
 }
@@ -452,6 +494,7 @@ func (s *stream) playout() {
 func (s *stream) readRTP() {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)
+	dec := make([]byte, 0, 1500)
 	var p rtp.Packet
 	for {
 		n, from, err := s.rtpConn.ReadFromUDP(buf)
@@ -461,7 +504,19 @@ func (s *stream) readRTP() {
 			}
 			continue
 		}
-		if err := p.Unmarshal(buf[:n]); err != nil || p.Version != 2 {
+		data := buf[:n]
+		s.mu.Lock()
+		in := s.rtpIn
+		s.mu.Unlock()
+		if in != nil {
+			if data, err = in.DecryptRTP(dec[:0], data, nil); err != nil {
+				s.mu.Lock()
+				s.stats.DecryptFailures++
+				s.mu.Unlock()
+				continue
+			}
+		}
+		if err := p.Unmarshal(data); err != nil || p.Version != 2 {
 			continue
 		}
 		s.receive(&p, from, time.Now())
@@ -587,6 +642,11 @@ func (s *stream) sendRTCP(now time.Time) {
 	if err != nil {
 		return
 	}
+	if s.rtpOut != nil {
+		if b, err = s.rtpOut.EncryptRTCP(nil, b, nil); err != nil {
+			return
+		}
+	}
 	_, _ = s.rtcpConn.WriteToUDP(b, s.remoteRTCP)
 }
 
@@ -608,7 +668,16 @@ func (s *stream) readRTCP() {
 			}
 			continue
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
+		data := buf[:n]
+		s.mu.Lock()
+		in := s.rtcpIn
+		s.mu.Unlock()
+		if in != nil {
+			if data, err = in.DecryptRTCP(nil, data, nil); err != nil {
+				continue
+			}
+		}
+		pkts, err := rtcp.Unmarshal(data)
 		if err != nil {
 			continue
 		}

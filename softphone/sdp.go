@@ -75,6 +75,8 @@ type remoteMedia struct {
 	dtmfPT  int // -1 when no telephone-event at 8000 Hz
 	dir     direction
 	version uint64
+	savp    bool // RTP/SAVP: SRTP
+	cryptos []sdesCrypto
 }
 
 // parseSDP reads the first audio stream of a session description. Port 0
@@ -105,6 +107,7 @@ func parseSDP(b []byte) (*remoteMedia, error) {
 		}
 		rm.port = m.MediaName.Port.Value
 		rm.rtcp = rm.port + 1
+		rm.savp = strings.Join(m.MediaName.Protos, "/") == "RTP/SAVP"
 		rtpmap := map[uint8]offerCodec{}
 		for _, a := range m.Attributes {
 			switch {
@@ -112,6 +115,10 @@ func parseSDP(b []byte) (*remoteMedia, error) {
 				pt, name, rate, ok := parseRTPMap(a.Value)
 				if ok {
 					rtpmap[pt] = offerCodec{pt, name, rate}
+				}
+			case a.Key == "crypto":
+				if c, ok := parseCrypto(a.Value); ok {
+					rm.cryptos = append(rm.cryptos, c)
 				}
 			case a.Key == "rtcp":
 				if n, err := strconv.Atoi(strings.Fields(a.Value + " ")[0]); err == nil && n > 0 && n < 65536 {
@@ -209,6 +216,7 @@ type localMedia struct {
 	codecs    []codec
 	dtmfPT    int // -1: none
 	dir       direction
+	crypto    *sdesCrypto // non-nil: RTP/SAVP with this key
 }
 
 // marshal writes the description: one audio stream, RTP/AVP.
@@ -226,6 +234,11 @@ func (l localMedia) marshal() []byte {
 			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", l.dtmfPT)))
 	}
 	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(string(l.dir)))
+	protos := []string{"RTP", "AVP"}
+	if l.crypto != nil {
+		protos = []string{"RTP", "SAVP"}
+		attrs = append(attrs, sdp.NewAttribute("crypto", l.crypto.value()))
+	}
 	addrType := "IP4"
 	if ip := net.ParseIP(l.ip); ip != nil && ip.To4() == nil {
 		addrType = "IP6"
@@ -239,7 +252,7 @@ func (l localMedia) marshal() []byte {
 		TimeDescriptions: []sdp.TimeDescription{{}},
 		MediaDescriptions: []*sdp.MediaDescription{{
 			MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: l.port},
-				Protos: []string{"RTP", "AVP"}, Formats: formats},
+				Protos: protos, Formats: formats},
 			Attributes: attrs,
 		}},
 	}

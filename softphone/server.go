@@ -151,6 +151,11 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT, rm.dtmfPT = -1, -1
 	}
+	if reason := p.offerCrypto(c, rm); reason != "" {
+		c.stream.close(p.media)
+		reply(req, tx, 488, reason)
+		return
+	}
 	tag := sip.GenerateTagN(16)
 	treq := req.Clone()
 	treq.To().Params.Add("tag", tag)
@@ -247,6 +252,22 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 488, err.Error())
 		return
 	}
+	if rm.savp != (c.local.crypto != nil) {
+		c.mu.Unlock()
+		reply(req, tx, 488, "re-INVITE changes RTP/SAVP")
+		return
+	}
+	var lc, rc sdesCrypto
+	if rm.savp {
+		var ok bool
+		if rc, ok = chooseCrypto(rm.cryptos); !ok {
+			c.mu.Unlock()
+			reply(req, tx, 488, "no usable crypto attribute")
+			return
+		}
+		c.local.crypto.tag, c.local.crypto.suite = rc.tag, rc.suite
+		lc = *c.local.crypto
+	}
 	want := sendrecv
 	if state == CallHeld {
 		want = sendonly
@@ -269,6 +290,11 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := tx.Respond(res); err != nil {
 		return
 	}
+	if rm.savp {
+		if err := c.stream.setSRTP(lc, rc); err != nil {
+			p.log.Warn("srtp rekey failed", logCallID, c.id, "err", err)
+		}
+	}
 	c.stream.configure(rm, cd, ans)
 	switch {
 	case rm.dir == sendonly || rm.dir == inactive:
@@ -278,4 +304,36 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	case state == CallRemoteHeld:
 		c.setState(CallActive, nil)
 	}
+}
+
+// offerCrypto handles the SRTP side of an incoming offer: it keys the
+// stream and our answer, or returns why the offer is refused.
+func (p *Phone) offerCrypto(c *Call, rm *remoteMedia) string {
+	if !rm.savp {
+		if p.cfg.SRTP == SRTPRequired {
+			return "SRTP required"
+		}
+		return ""
+	}
+	if p.cfg.SRTP == SRTPOff {
+		return "SRTP not accepted"
+	}
+	if p.cfg.Transport != "tls" {
+		// SDES keys in SDP over plain signalling are readable by anyone on
+		// the path (RFC 4568 section 8.3).
+		return "SRTP with SDES keys needs TLS signalling"
+	}
+	rc, ok := chooseCrypto(rm.cryptos)
+	if !ok {
+		return "no supported crypto suite"
+	}
+	lc, err := newCrypto(rc.tag, rc.suite)
+	if err != nil {
+		return "no key"
+	}
+	c.local.crypto = &lc
+	if err := c.stream.setSRTP(lc, rc); err != nil {
+		return "bad key"
+	}
+	return ""
 }
