@@ -1,0 +1,65 @@
+// Package softphone is OpenCSF's soft phone: a SIP user agent with real
+// audio, for a desktop client, a bot, a gateway or a test fleet of many
+// lines in one process.
+//
+// A [Phone] is one line. It registers an account with a registrar (digest
+// MD5 or SHA-256, chosen among several challenges as RFC 8760 says), keeps
+// the registration fresh, places calls with [Phone.Dial] and announces
+// incoming ones as [CallReceived] events. A [Call] carries G.711 audio
+// (µ-law or A-law, 20 ms frames) over RTP, encrypted with SRTP when the
+// signalling is TLS, and moves through a typed state machine ([CallState])
+// published as events.
+//
+//	p, err := softphone.New(softphone.Config{
+//		Account:   softphone.Account{User: "alice", Domain: "example.test", Password: pw},
+//		Registrar: "pbx.example.test:5061",
+//		Transport: "tls",
+//		Events:    fw.Bus().NewPublisher("softphone"),
+//	})
+//	if err := p.Start(ctx); err != nil { … }      // registered
+//	defer p.Shutdown(context.Background())       // unregisters
+//	call, err := p.Dial(ctx, "bob", &softphone.CallOptions{Source: wav, Sink: rec})
+//	…
+//	call.Hangup(ctx)
+//
+// Sound goes in and out through package [github.com/opencsf/opencsf/softphone/audio]:
+// WAV files, tones, silence, a tone detector; no sound device is needed.
+//
+// # Lifecycle
+//
+// [New] checks the Config and does no I/O. [Phone.Start] opens the SIP
+// socket and registers; the context bounds start-up only. [Phone.Shutdown]
+// hangs up every call and unregisters, [Phone.Close] stops at once. Both
+// wait for every goroutine the phone started. A phone is a [csf.Service];
+// [Spec] registers one with a framework.
+//
+// # Events
+//
+// Events go to Config.Events in one order: [Registered],
+// [RegistrationFailed], [Unregistered], [CallReceived], [CallStateChanged]
+// and [DTMFReceived]. Publishing never blocks the phone; a slow consumer
+// gets csf.Lagged and can re-read [Phone.Calls].
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. sipgo runs each incoming
+// request on a goroutine of its own; the phone's own goroutines are one
+// media loop that paces every call's sending and playout (one timer for all
+// calls), two readers per call (RTP, RTCP) and one registration refresher.
+// Audio sources and sinks are called from the media loop and must not
+// block.
+//
+// # Errors
+//
+// A final SIP refusal is a *[StatusError] (errors.Is matches by code: 486
+// busy, 603 decline, 404 unknown). [ErrAuthFailed] means wrong credentials
+// and is never retried; [ErrNotRegistered], [ErrCallEnded], [ErrBadState],
+// [ErrNoCodec], [ErrBadSDP] and [ErrTimeout] name the other cases. With
+// Config.Trust set, TLS failures are *csf.TLSError.
+//
+// # What is not here yet
+//
+// REFER transfers (blind and attended), session timers (RFC 4028), UPDATE,
+// Opus, several accounts on one socket, CRLF and STUN keep-alives: see the
+// issue tracker.
+package softphone
