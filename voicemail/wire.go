@@ -79,7 +79,7 @@ func literalSize(b []byte) (int, bool) {
 		return 0, false
 	}
 	digits := bytes.TrimSuffix(b[i+1:len(b)-1], []byte("+"))
-	if len(digits) == 0 || len(digits) > 10 {
+	if len(digits) == 0 {
 		return 0, false
 	}
 	n := 0
@@ -87,8 +87,11 @@ func literalSize(b []byte) (int, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int(c-'0')
+		if n <= maxResponse {
+			n = n*10 + int(c-'0')
+		}
 	}
+	// An absurd size stays absurd (above the limits) without overflowing.
 	return n, true
 }
 

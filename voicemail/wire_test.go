@@ -1,0 +1,188 @@
+package voicemail
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/config"
+	"github.com/opencsf/opencsf/lab"
+)
+
+const fetchHeader = "From: \"Bob\" <5551234@vm>\r\nX-CallerID: \"Bob Q\" <+1555>\r\n\r\n"
+
+var goodFetch = `* 1 FETCH (UID 7 FLAGS (\Seen $Label1) RFC822.SIZE 4711 INTERNALDATE " 5-Nov-2026 09:30:00 +0000" ` +
+	`BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 31 1 NIL NIL NIL NIL)` +
+	`(("text" "plain" NIL NIL NIL "7bit" 12 1 NIL NIL NIL NIL)("audio" "x-wav" ("name" "msg.wav") NIL NIL "base64" 4000 NIL ("attachment" ("filename" "msg.wav")) NIL NIL) "mixed" ("boundary" "inner") NIL NIL NIL)` +
+	` "mixed" ("boundary" "outer") NIL NIL NIL) BODY[HEADER.FIELDS (FROM DATE X-CALLERID)] {` +
+	fmt.Sprint(len(fetchHeader)) + "}\r\n" + fetchHeader + ")\r\n"
+
+func TestParseFetch(t *testing.T) {
+	r := bufio.NewReader(strings.NewReader(goodFetch))
+	resp, err := readResponse(r, nil)
+	require.NoError(t, err)
+	var a arena
+	var f fetched
+	ok, err := a.parseFetch(resp, &f)
+	require.True(t, ok)
+	require.NoError(t, err)
+	v := f.voicemail()
+	assert.Equal(t, ID(7), v.ID)
+	assert.True(t, v.Heard)
+	assert.Equal(t, int64(4711), v.Size)
+	assert.Equal(t, "Bob Q", v.CallerName)
+	assert.Equal(t, "+1555", v.CallerNumber)
+	assert.Equal(t, time.Date(2026, 11, 5, 9, 30, 0, 0, time.UTC), v.Date.UTC())
+	assert.Equal(t, []int{2, 2}, v.part)
+	assert.Equal(t, "audio/x-wav", v.Format.MIMEType)
+	assert.Equal(t, "base64", v.encoding)
+	assert.Equal(t, int64(4000), v.AudioSize)
+	assert.NoError(t, v.Err)
+
+	bad := strings.Replace(goodFetch, `"mixed" ("boundary" "outer")`, `"mixed" ("boundary" "outer"`, 1)
+	resp, err = readResponse(bufio.NewReader(strings.NewReader(bad)), nil)
+	require.NoError(t, err, "framing survives a syntax error")
+	ok, err = a.parseFetch(resp, &f)
+	assert.True(t, ok)
+	assert.Error(t, err)
+	assert.Equal(t, uint32(7), f.uid, "the UID is salvaged")
+	assert.Error(t, f.voicemail().Err)
+}
+
+func TestReadResponseLimits(t *testing.T) {
+	for name, in := range map[string]string{
+		"absurd literal":    "* 1 FETCH (UID 1 BODY[] {99999999999}\r\n",
+		"huge literal":      fmt.Sprintf("* 1 FETCH (UID 1 BODY[] {%d}\r\n", maxLiteral+1),
+		"truncated literal": "* 1 FETCH (UID 1 BODY[] {100}\r\nshort",
+		"no line end":       "* 1 FETCH (UID 1",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := readResponse(bufio.NewReader(strings.NewReader(in)), nil)
+			assert.Error(t, err)
+		})
+	}
+}
+
+// FuzzFetchResponse feeds arbitrary server output to the listing reader.
+// Properties: no panic; and header bytes sent as a literal come back
+// exactly, whatever they hold.
+func FuzzFetchResponse(f *testing.F) {
+	f.Add([]byte(goodFetch), []byte("From: a\r\n"))
+	f.Add([]byte("* 1 FETCH (UID 1 BODYSTRUCTURE (\"audio\" \"wav\" NIL NIL NIL \"base64\" 1 NIL NIL NIL NIL))\r\n"), []byte{})
+	f.Add([]byte("* 1 FETCH (UID 2 BODY[HEADER.FIELDS (FROM)] {5}\r\nab\r\nc)\r\n* 2 FETCH ((((((\r\n"), []byte("\x00{3}\r\n"))
+	f.Fuzz(func(t *testing.T, stream, header []byte) {
+		r := bufio.NewReader(bytes.NewReader(stream))
+		var a arena
+		var fe fetched
+		for range 100 {
+			resp, err := readResponse(r, nil)
+			if len(resp) > 0 {
+				if ok, _ := a.parseFetch(resp, &fe); ok {
+					_ = fe.voicemail()
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		msg := fmt.Sprintf("* 3 FETCH (UID 9 BODY[HEADER.FIELDS (FROM)] {%d}\r\n%s)\r\n", len(header), header)
+		resp, err := readResponse(bufio.NewReader(strings.NewReader(msg)), nil)
+		if err != nil {
+			t.Fatalf("framing: %v", err)
+		}
+		ok, err := a.parseFetch(resp, &fe)
+		if !ok || err != nil || fe.uid != 9 || !bytes.Equal(fe.header, header) {
+			t.Fatalf("literal round trip: ok=%v err=%v uid=%d", ok, err, fe.uid)
+		}
+	})
+}
+
+// fakeIMAP serves one scripted session over TLS from a throwaway lab CA.
+func fakeIMAP(t *testing.T, fetch string, hangUp bool) (Config, func()) {
+	ca, err := lab.NewCA(t.TempDir())
+	require.NoError(t, err)
+	cert, err := tls.X509KeyPair(ca.ServerCertPEM(), ca.ServerKeyPEM())
+	require.NoError(t, err)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		io.WriteString(conn, "* OK fake ready\r\n")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			tag, cmd, _ := strings.Cut(strings.TrimSpace(line), " ")
+			switch {
+			case strings.HasPrefix(cmd, "EXAMINE"):
+				io.WriteString(conn, "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 10] ok\r\n"+tag+" OK [READ-ONLY] done\r\n")
+			case strings.HasPrefix(cmd, "UID FETCH 1:*"):
+				io.WriteString(conn, fetch)
+				if hangUp {
+					return
+				}
+				io.WriteString(conn, tag+" OK done\r\n")
+			case strings.HasPrefix(cmd, "UID FETCH"):
+				io.WriteString(conn, tag+" OK done\r\n")
+			default:
+				io.WriteString(conn, tag+" OK done\r\n")
+			}
+		}
+	})
+	pool := ca.CertPool()
+	cfg := Config{Server: l.Addr().String(), UserName: "alice", Password: config.Secret("pw"),
+		TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	cfg, err = cfg.check()
+	require.NoError(t, err)
+	return cfg, func() { l.Close(); wg.Wait() }
+}
+
+func TestRawListBadServer(t *testing.T) {
+	second := strings.Replace(strings.Replace(goodFetch, "UID 7", "UID 8", 1), `"mixed" ("boundary" "outer")`, `"mixed" ("boundary" "outer"`, 1)
+	third := strings.Replace(goodFetch, "UID 7", "UID 9", 1)
+	t.Run("malformed message", func(t *testing.T) {
+		cfg, stop := fakeIMAP(t, goodFetch+second+third, false)
+		defer stop()
+		snap, err := rawList(t.Context(), cfg, false)
+		require.NoError(t, err)
+		assert.Equal(t, uint32(42), snap.UIDValidity)
+		require.Len(t, snap.Messages, 3, "the bad message is listed, not dropped")
+		assert.NoError(t, snap.Messages[0].Err)
+		assert.Error(t, snap.Messages[1].Err)
+		assert.NoError(t, snap.Messages[2].Err)
+	})
+	t.Run("disconnect mid-fetch", func(t *testing.T) {
+		half := third[:len(third)/2]
+		cfg, stop := fakeIMAP(t, goodFetch+half, true)
+		defer stop()
+		snap, err := rawList(t.Context(), cfg, false)
+		require.Error(t, err)
+		require.NotNil(t, snap)
+		assert.Len(t, snap.Messages, 1, "what was read before the cut is kept")
+	})
+	t.Run("cancel", func(t *testing.T) {
+		cfg, stop := fakeIMAP(t, goodFetch, false)
+		defer stop()
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := rawList(ctx, cfg, false)
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+}
