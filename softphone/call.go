@@ -91,6 +91,7 @@ type Call struct {
 	ending      bool
 	started     time.Time
 	answered    time.Time
+	referResult chan int // a transfer we asked for waits here for the final NOTIFY
 
 	done chan struct{} // closed when the call ends
 }
@@ -210,6 +211,12 @@ func randUint32() uint32 {
 // Decline…); 3xx redirects are followed up to three times. opts nil means
 // silence out, received audio discarded.
 func (p *Phone) Dial(ctx context.Context, to string, opts *CallOptions) (*Call, error) {
+	return p.dial(ctx, to, opts, "")
+}
+
+// dial places a call; replaces, when set, is the Replaces header value of
+// an attended transfer.
+func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces string) (*Call, error) {
 	if opts == nil {
 		opts = &CallOptions{}
 	}
@@ -255,7 +262,7 @@ func (p *Phone) Dial(ctx context.Context, to string, opts *CallOptions) (*Call, 
 	csf.Publish(p.cfg.Events, CallStateChanged{Call: c, From: CallDialing, State: CallDialing})
 	p.count("calls_outgoing")
 
-	res, req, err := c.invite(ctx, target)
+	res, req, err := c.invite(ctx, target, replaces)
 	if err != nil {
 		c.end(err, false)
 		return nil, err
@@ -270,9 +277,12 @@ func (p *Phone) Dial(ctx context.Context, to string, opts *CallOptions) (*Call, 
 
 // invite runs the INVITE transaction(s) until a 2xx, following
 // authentication challenges and redirects.
-func (c *Call) invite(ctx context.Context, target sip.Uri) (*sip.Response, *sip.Request, error) {
+func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*sip.Response, *sip.Request, error) {
 	p := c.p
 	req := p.newRequest(sip.INVITE, target)
+	if replaces != "" {
+		req.AppendHeader(sip.NewHeader("Replaces", replaces))
+	}
 	cid := sip.CallIDHeader(c.id)
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
@@ -774,7 +784,7 @@ func (c *Call) decide(ctx context.Context, d answerDecision) error {
 	}
 }
 
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
 
 // reasonPhrase gives the standard phrase for the codes we send.
 func reasonPhrase(code int) string {
@@ -793,6 +803,16 @@ func reasonPhrase(code int) string {
 		return "Temporarily Unavailable"
 	case 481:
 		return "Call/Transaction Does Not Exist"
+	case 202:
+		return "Accepted"
+	case 415:
+		return "Unsupported Media Type"
+	case 482:
+		return "Loop Detected"
+	case 489:
+		return "Bad Event"
+	case 503:
+		return "Service Unavailable"
 	case 486:
 		return "Busy Here"
 	case 488:

@@ -36,8 +36,8 @@
 // # Events
 //
 // Events go to Config.Events in one order: [Registered],
-// [RegistrationFailed], [Unregistered], [CallReceived], [CallStateChanged]
-// and [DTMFReceived]. Publishing never blocks the phone; a slow consumer
+// [RegistrationFailed], [Unregistered], [CallReceived], [CallStateChanged],
+// [DTMFReceived], [CallTransferred] and [CallReplaced]. Publishing never blocks the phone; a slow consumer
 // gets csf.Lagged and can re-read [Phone.Calls].
 //
 // # Concurrency
@@ -59,7 +59,6 @@
 //
 // # What is not here yet
 //
-// REFER transfers (blind and attended), session timers (RFC 4028), UPDATE,
-// Opus, several accounts on one socket, CRLF and STUN keep-alives: see the
-// issue tracker.
+// Session timers (RFC 4028), UPDATE, Opus, several accounts on one socket,
+// CRLF and STUN keep-alives.
 package softphone

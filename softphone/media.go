@@ -759,3 +759,15 @@ func (s *stream) snapshotCodec() codec {
 	defer s.mu.Unlock()
 	return s.codec
 }
+
+func (s *stream) currentSource() audio.Source {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.src
+}
+
+func (s *stream) currentSink() audio.Sink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sink
+}

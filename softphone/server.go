@@ -1,6 +1,7 @@
 package softphone
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ func (p *Phone) handle() {
 	p.srv.OnCancel(func(*sip.Request, sip.ServerTransaction) {}) // the transaction layer answers CANCEL and the INVITE
 	p.srv.OnBye(p.onBye)
 	p.srv.OnInfo(p.onInfo)
+	p.srv.OnRefer(p.onRefer)
+	p.srv.OnNotify(p.onNotify)
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowed))
@@ -176,6 +179,40 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.calls[c.id] = c
 	p.counters["calls_incoming"]++
 	p.mu.Unlock()
+
+	if h := req.GetHeader("Replaces"); h != nil {
+		old := p.replacedCall(h.Value())
+		if old == nil {
+			p.mu.Lock()
+			delete(p.calls, c.id)
+			p.mu.Unlock()
+			c.stream.close(p.media)
+			reply(treq, tx, 481, "nothing to replace")
+			return
+		}
+		// An attended transfer: the new call takes the old one's place
+		// and its audio, without ringing (RFC 3891 section 3).
+		c.stream.setIO(old.stream.currentSource(), old.stream.currentSink())
+		c.mu.Lock()
+		c.answer = nil
+		body := c.local.marshal()
+		c.mu.Unlock()
+		c.stream.configure(rm, cd, c.local.dir)
+		res := sip.NewSDPResponseFromRequest(treq, body)
+		res.AppendHeader(p.contactHeader())
+		if err := tx.Respond(res); err != nil {
+			c.end(err, false)
+			return
+		}
+		c.stream.start(p.media)
+		c.setState(CallActive, nil)
+		csf.Publish(p.cfg.Events, CallReplaced{Old: old, New: c})
+		bctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		old.sendBye(bctx)
+		cancel()
+		old.end(nil, false)
+		return
+	}
 
 	ringing := sip.NewResponseFromRequest(treq, 180, "Ringing", nil)
 	ringing.AppendHeader(p.contactHeader())
