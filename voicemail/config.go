@@ -64,6 +64,8 @@ type Config struct {
 	// Events publishes a Mailbox's events; nil means none. The framework
 	// sets it through [Spec].
 	Events *csf.Publisher
+
+	forcePoll bool // tests: NOOP polling even where IDLE is offered
 }
 
 // ConfigFrom reads the Voicemail… keys of a configuration snapshot,

@@ -39,6 +39,12 @@ type Conn struct {
 	noRaw     bool    // list through go-imap only (tests)
 	trash     *string // resolved Trash folder ("" = none); nil = not looked up
 
+	// lastNotify is when the server last reported a change (Unix ns), for
+	// measuring notification latency.
+	lastNotify atomic.Int64
+	// forcePoll makes waitChange poll with NOOP even when IDLE is offered.
+	forcePoll bool
+
 	// closed is set by Logout and Close; Close does not take mu, so that
 	// it works while an Audio or an IDLE holds the session.
 	closed atomic.Bool
@@ -73,6 +79,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 }
 
 func (vc *Conn) notify() {
+	vc.lastNotify.Store(time.Now().UnixNano())
 	select {
 	case vc.changed <- struct{}{}:
 	default:
@@ -316,7 +323,7 @@ func (vc *Conn) waitChange(ctx context.Context, refresh, poll time.Duration) (bo
 		return true, nil
 	default:
 	}
-	if !vc.c.Caps().Has(imap.CapIdle) {
+	if vc.forcePoll || !vc.c.Caps().Has(imap.CapIdle) {
 		t := time.NewTimer(poll)
 		defer t.Stop()
 		select {

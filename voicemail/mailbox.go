@@ -43,6 +43,8 @@ type Mailbox struct {
 	syncs      int64
 }
 
+var _ csf.Service = (*Mailbox)(nil)
+
 // New checks cfg and returns a Mailbox; it does no I/O.
 func New(cfg Config) (*Mailbox, error) {
 	cfg, err := cfg.check()
@@ -139,6 +141,7 @@ func (m *Mailbox) Start(ctx context.Context) error {
 		m.setHealth(false, "failed", err)
 		return err
 	}
+	conn.forcePoll = m.cfg.forcePoll
 	m.wg.Add(1)
 	go m.run(conn)
 	return nil
@@ -176,6 +179,7 @@ func (m *Mailbox) run(conn *Conn) {
 				}
 				continue
 			}
+			c.forcePoll = m.cfg.forcePoll
 			conn, attempt = c, 0
 			m.mu.Lock()
 			m.reconnects++
