@@ -2,9 +2,9 @@ package voicemail
 
 import (
 	"net"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
