@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -52,6 +54,23 @@ func createFolder(t testing.TB, d *lab.DovecotServer, cfg Config, name string) {
 	defer c.Close()
 	require.NoError(t, c.Login(cfg.UserName, cfg.Password.Reveal()).Wait())
 	require.NoError(t, c.Create(name, nil).Wait())
+	require.NoError(t, c.Logout().Wait())
+}
+
+// appendMessage stores raw in cfg.Folder with a plain go-imap client, the
+// way a voicemail system writing over IMAP would.
+func appendMessage(t testing.TB, d *lab.DovecotServer, cfg Config, raw []byte) {
+	t.Helper()
+	c, err := imapclient.DialTLS(d.TLSAddr, &imapclient.Options{TLSConfig: d.CA().ClientTLS("127.0.0.1")})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Login(cfg.UserName, cfg.Password.Reveal()).Wait())
+	w := c.Append(cfg.Folder, int64(len(raw)), nil)
+	_, err = w.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	_, err = w.Wait()
+	require.NoError(t, err)
 	require.NoError(t, c.Logout().Wait())
 }
 
@@ -212,6 +231,43 @@ func TestIntegrationConn(t *testing.T) {
 		assert.Equal(t, nid, back[1].ID)
 		_, err = c.Delete(t.Context(), 9999)
 		assert.ErrorIs(t, err, ErrNotFound)
+	})
+
+	t.Run("ServerAgreesWithParseMessage", func(t *testing.T) {
+		cfg := labConfig(t, d, "alice", false)
+		cfg.Folder = "Voice Messages"
+		createFolder(t, d, cfg, cfg.Folder)
+		files, err := filepath.Glob("testdata/*.eml")
+		require.NoError(t, err)
+		require.NotEmpty(t, files)
+		want := map[string]Voicemail{}
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			appendMessage(t, d, cfg, raw)
+			v, _, _ := ParseMessage(bytes.NewReader(raw))
+			want[v.Subject] = v
+		}
+		for _, noRaw := range []bool{false, true} {
+			c := dialLab(t, cfg)
+			c.noRaw = noRaw
+			list, err := c.List(t.Context())
+			require.NoError(t, err)
+			require.Len(t, list, len(files))
+			for _, got := range list {
+				w, ok := want[got.Subject]
+				require.True(t, ok, "subject %q", got.Subject)
+				assert.Equal(t, w.CallerName, got.CallerName, got.Subject)
+				assert.Equal(t, w.CallerNumber, got.CallerNumber, got.Subject)
+				assert.Equal(t, w.Duration, got.Duration, got.Subject)
+				assert.Equal(t, w.Format, got.Format, got.Subject)
+				assert.Equal(t, w.Urgent, got.Urgent, got.Subject)
+				assert.Equal(t, w.Private, got.Private, got.Subject)
+				assert.True(t, w.Date.Equal(got.Date), got.Subject)
+				assert.Equal(t, w.HasAudio, got.HasAudio, got.Subject)
+				assert.Equal(t, errors.Is(w.Err, ErrNoAudio), errors.Is(got.Err, ErrNoAudio), got.Subject)
+			}
+		}
 	})
 
 	t.Run("WrongCA", func(t *testing.T) {

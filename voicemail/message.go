@@ -42,6 +42,7 @@ func ParseMessage(r io.Reader) (Voicemail, []byte, error) {
 		return v, nil, fmt.Errorf("voicemail: parse message: %w", err)
 	}
 	if p.audio == nil {
+		v.Err = ErrNoAudio
 		return v, nil, fmt.Errorf("voicemail: parse message: %w", ErrNoAudio)
 	}
 	v.HasAudio = true
