@@ -23,7 +23,7 @@ const (
 	frameDur       = 20 * time.Millisecond
 	rtcpInterval   = 5 * time.Second
 	rtcpFirst      = time.Second
-	jitterSlots    = 64 // power of two
+	jitterSlots    = 16 // power of two: 320 ms of audio
 	jitterStart    = 2  // frames buffered before playout starts (40 ms)
 	idleResetTicks = 10 // ticks without packets after which playout restarts
 	dtmfFrames     = 5  // 100 ms tone per digit

@@ -1,0 +1,315 @@
+// Command softphone-bench measures the soft phone against a lab Kamailio on
+// this machine: registrations per second and CPU per registration, memory
+// per idle registered line, and concurrent calls with G.711 RTP both ways
+// (CPU per RTP packet, packets sent late, packets lost, call set-up
+// latency). With -sipp it also measures SIPp carrying the same number of
+// calls with RTP (uac_pcap against uas -rtp_echo) in the same run.
+//
+//	go run ./bench/softphone -lines 500 -calls 200 -duration 10s -sipp
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencsf/opencsf/config"
+	"github.com/opencsf/opencsf/lab"
+	"github.com/opencsf/opencsf/softphone"
+	"github.com/opencsf/opencsf/softphone/audio"
+)
+
+func main() {
+	lines := flag.Int("lines", 200, "lines to register for the registration figures")
+	calls := flag.Int("calls", 100, "concurrent calls (2 lines each)")
+	dur := flag.Duration("duration", 10*time.Second, "how long the calls carry RTP")
+	par := flag.Int("parallel", 32, "registrations and call set-ups in flight at once")
+	withSipp := flag.Bool("sipp", false, "also measure SIPp carrying the same calls")
+	flag.Parse()
+	if err := run(*lines, *calls, *dur, *par, *withSipp); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func heap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+func run(lines, calls int, dur time.Duration, par int, withSipp bool) error {
+	ctx := context.Background()
+	n := max(lines, 2*calls)
+	users := make([]lab.User, n)
+	for i := range users {
+		users[i] = lab.NewUser(fmt.Sprintf("u%05d", i), "pw"+strconv.Itoa(i))
+	}
+	k, err := lab.StartKamailio(ctx, lab.KamailioOptions{Users: users})
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	fmt.Printf("machine: %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
+
+	phones := make([]*softphone.Phone, n)
+	for i := range phones {
+		p, err := softphone.New(softphone.Config{
+			Account:   softphone.Account{User: users[i].Name, Domain: k.Domain, Password: config.Secret(users[i].Password)},
+			Registrar: k.UDPAddr, ListenIP: "127.0.0.1", Expires: time.Hour,
+		})
+		if err != nil {
+			return err
+		}
+		phones[i] = p
+	}
+	defer func() {
+		var wg sync.WaitGroup
+		for _, p := range phones {
+			wg.Go(func() { p.Close() })
+		}
+		wg.Wait()
+	}()
+
+	// Registrations.
+	h0, c0, t0 := heap(), cpu(), time.Now()
+	if err := forEach(n, par, func(i int) error { return phones[i].Start(ctx) }); err != nil {
+		return err
+	}
+	elapsed, used := time.Since(t0), cpu()-c0
+	h1 := heap()
+	fmt.Printf("registration: %d lines in %v: %.0f REGISTER/s (digest, 2 transactions each), %.1f µs CPU per registration\n",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(used.Microseconds())/float64(n))
+	fmt.Printf("memory per registered idle line: %.1f KiB (heap+stacks, %d goroutines in all)\n",
+		float64(h1-h0)/1024/float64(n), runtime.NumGoroutine())
+	_ = lines
+
+	// Calls: line 2i calls line 2i+1.
+	var mu sync.Mutex
+	var setups []time.Duration
+	active := make([]*softphone.Call, calls)
+	answered := make(chan struct{}, calls)
+	stopAnswer := make(chan struct{})
+	var answerers sync.WaitGroup
+	for i := range calls {
+		callee := phones[2*i+1]
+		answerers.Go(func() {
+			for {
+				for _, c := range callee.Calls() {
+					if c.State() == softphone.CallIncoming {
+						if c.Answer(ctx, &softphone.CallOptions{Source: &audio.Tone{Frequency: 1000}}) == nil {
+							answered <- struct{}{}
+						}
+						return
+					}
+				}
+				select {
+				case <-stopAnswer:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		})
+	}
+	err = forEach(calls, par, func(i int) error {
+		start := time.Now()
+		c, err := phones[2*i].Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: &audio.Tone{Frequency: 440}})
+		if err != nil {
+			return err
+		}
+		for c.Stats().PacketsReceived == 0 && time.Since(start) < 2*time.Second {
+			time.Sleep(2 * time.Millisecond)
+		}
+		mu.Lock()
+		setups = append(setups, time.Since(start))
+		active[i] = c
+		mu.Unlock()
+		return nil
+	})
+	close(stopAnswer)
+	answerers.Wait()
+	if err != nil {
+		return err
+	}
+	sort.Slice(setups, func(a, b int) bool { return setups[a] < setups[b] })
+	fmt.Printf("call set-up (INVITE to first RTP received) with %d in flight: median %v, p99 %v\n",
+		par, setups[len(setups)/2].Round(time.Microsecond), setups[len(setups)*99/100].Round(time.Microsecond))
+
+	time.Sleep(time.Second) // settle
+	hc := heap()
+	before := totals(phones)
+	c1, t1 := cpu(), time.Now()
+	time.Sleep(dur)
+	used, elapsed = cpu()-c1, time.Since(t1)
+	after := totals(phones)
+	sent, recv := after.sent-before.sent, after.recv-before.recv
+	fmt.Printf("calls: %d concurrent for %v: %d RTP packets sent, %d received (%.0f/s)\n",
+		calls, elapsed.Round(time.Millisecond), sent, recv, float64(sent+recv)/elapsed.Seconds())
+	fmt.Printf("  CPU %.1f%% of one core; %.2f µs CPU per RTP packet (sent + received)\n",
+		100*used.Seconds()/elapsed.Seconds(), float64(used.Nanoseconds())/1000/float64(sent+recv))
+	fmt.Printf("  sent late (>5 ms): %.3f%%; lost: %.3f%%; concealed: %.3f%%\n",
+		pct(after.late-before.late, sent), pct(uint64(max(after.lost-before.lost, 0)), recv), pct(after.concealed-before.concealed, recv))
+	fmt.Printf("  memory per active call: %.1f KiB beyond two idle lines\n", float64(int64(hc)-int64(h1))/1024/float64(calls))
+
+	for _, c := range active {
+		if c != nil {
+			_ = c.Hangup(ctx)
+		}
+	}
+	if withSipp {
+		return sippCalls(ctx, calls, float64(used.Nanoseconds())/1000/float64(sent+recv))
+	}
+	return nil
+}
+
+type sum struct {
+	sent, recv, late, concealed uint64
+	lost                        int64
+}
+
+func totals(phones []*softphone.Phone) sum {
+	var s sum
+	for _, p := range phones {
+		for _, c := range p.Calls() {
+			st := c.Stats()
+			s.sent += st.PacketsSent
+			s.recv += st.PacketsReceived
+			s.late += st.SendLate
+			s.concealed += st.Concealed
+			s.lost += st.PacketsLost
+		}
+	}
+	return s
+}
+
+func pct(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+// forEach runs f(0..n-1) with at most par in flight and returns the first error.
+func forEach(n, par int, f func(i int) error) error {
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := f(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("%d failures, first: %w", len(errs), errs[0])
+	}
+	return nil
+}
+
+// sippCalls runs SIPp's uac_pcap (236 G.711 A-law packets a call from
+// Debian's g711a.pcap) against SIPp's uas echoing RTP, with calls
+// concurrent calls, and reports each process's CPU per RTP packet: the
+// client's per packet sent, the echoing server's per packet received plus
+// sent (the same measure as ours).
+func sippCalls(ctx context.Context, calls int, ours float64) error {
+	const pcapPackets = 236
+	dir, err := os.MkdirTemp("", "sipp-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	uas, err := lab.StartSipp(ctx, lab.SippOptions{Scenario: "uas", RTPEcho: true, Dir: filepath.Join(dir, "uas")})
+	if err != nil {
+		return err
+	}
+	defer uas.Close()
+	uacDir := filepath.Join(dir, "uac")
+	if err := os.MkdirAll(uacDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Symlink("/usr/share/sip-tester", filepath.Join(uacDir, "pcap")); err != nil {
+		return err
+	}
+	uasBefore := procCPU(uas.PID())
+	uac, err := lab.StartSipp(ctx, lab.SippOptions{Scenario: "uac_pcap", Target: uas.Addr, Calls: calls, Rate: 200,
+		Dir: uacDir, Args: []string{"-l", strconv.Itoa(calls)}})
+	if err != nil {
+		return err
+	}
+	defer uac.Close()
+	var uacCPU time.Duration
+	done := make(chan error, 1)
+	go func() { done <- uac.Wait(ctx) }()
+	t0 := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return err
+			}
+			break wait
+		case <-tick.C:
+			if c := procCPU(uac.PID()); c > 0 {
+				uacCPU = c
+			}
+		}
+	}
+	elapsed := time.Since(t0)
+	uasCPU := procCPU(uas.PID()) - uasBefore
+	pk := float64(pcapPackets * calls)
+	fmt.Printf("sipp, same run: %d calls of %d RTP packets in %v\n", calls, pcapPackets, elapsed.Round(time.Millisecond))
+	fmt.Printf("  sipp uac_pcap: %.2f µs CPU per RTP packet sent\n", float64(uacCPU.Nanoseconds())/1000/pk)
+	uasPer := float64(uasCPU.Nanoseconds()) / 1000 / (2 * pk)
+	fmt.Printf("  sipp uas -rtp_echo: %.2f µs CPU per RTP packet (received + sent)\n", uasPer)
+	if uasPer > 0 {
+		fmt.Printf("  ratio ours / sipp echo: %.2f\n", ours/uasPer)
+	}
+	return nil
+}
+
+// procCPU reads a process's user plus system CPU from /proc (clock ticks
+// of 10 ms).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
