@@ -121,7 +121,12 @@ func (vc *Conn) dial(ctx context.Context) error {
 					vc.notify()
 				}
 			},
-			Fetch: func(*imapclient.FetchMessageData) { vc.notify() },
+			// Flag changes by other sessions. go-imap runs this in a
+			// goroutine of its own; draining the items lets its reader go on.
+			Fetch: func(msg *imapclient.FetchMessageData) {
+				_, _ = msg.Collect()
+				vc.notify()
+			},
 		},
 		WordDecoder: wordDecoder,
 	}

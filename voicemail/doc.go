@@ -21,9 +21,13 @@
 //
 // # Messages as voicemail systems write them
 //
-// The list reads, for each message in one UID FETCH, the flags, size,
-// body structure and a fixed set of header fields, then the first bytes
-// of each audio part (one more UID FETCH in all): the caller from
+// A full listing reads, for each message in one UID FETCH, the flags,
+// size, body structure and a fixed set of header fields, then the first
+// bytes of each audio part (one more UID FETCH in all). It runs over a
+// short session of its own with a small response reader that parses in
+// the caller's goroutine into reused buffers (go-imap, used for every
+// other command, costs several times more per message here), and that
+// keeps reading after a malformed message. The metadata: the caller from
 // caller-ID headers (X-CallerID, X-Asterisk-CallerID…) or From, the date,
 // the duration from Content-Duration (RFC 3803) or the WAV header, urgency
 // from Importance, Priority or X-Priority, privacy from Sensitivity,
@@ -54,6 +58,15 @@
 // [MessageRemoved] for each message gone, [CountChanged] whenever the
 // unheard count (the message-waiting indicator) or the total changes, and
 // [Resynced] when the folder was renumbered (UIDVALIDITY changed).
+//
+// # Re-sync
+//
+// After a reconnect (and on every change the server reports) the list is
+// brought up to date from the previous state rather than read again:
+// UIDVALIDITY says whether IDs still hold (if not, the whole list is read
+// and [Resynced] published), UID SEARCH finds expunged messages, only new
+// UIDs are fetched, and flags come with CHANGEDSINCE (RFC 7162) where the
+// server has CONDSTORE. QRESYNC is not used.
 //
 // # Concurrency
 //
