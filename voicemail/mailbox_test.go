@@ -1,8 +1,10 @@
 package voicemail
 
 import (
+	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -113,6 +115,27 @@ func TestIntegrationMailbox(t *testing.T) {
 		assert.EqualValues(t, len(list)-1, h.Counters["messages"])
 	})
 
+	t.Run("IdleNotificationDoveadmSave", func(t *testing.T) {
+		if _, err := exec.LookPath("doveadm"); err != nil {
+			t.Skip("doveadm is not installed")
+		}
+		cfg := labConfig(t, d, "carol", false)
+		_, sub, m := startMailbox(t, cfg)
+		waitFor[CountChanged](t, sub, 5*time.Second)
+		n := len(m.Messages())
+		var lat []time.Duration
+		for range 7 {
+			began := time.Now()
+			doveadmSave(t, d, "carol@example.test", buildMsg(msgSpec{Audio: wav, From: `"Eve" <5550142@vm.example.test>`}))
+			ev := waitFor[MessageArrived](t, sub, 10*time.Second)
+			lat = append(lat, time.Since(began))
+			assert.Equal(t, "5550142", ev.Message.CallerNumber)
+		}
+		assert.Len(t, m.Messages(), n+7)
+		slices.Sort(lat)
+		t.Logf("doveadm save start to MessageArrived: median %v, min %v, max %v", lat[len(lat)/2], lat[0], lat[len(lat)-1])
+	})
+
 	t.Run("IdleReissue", func(t *testing.T) {
 		cfg := labConfig(t, d, "bob", false)
 		cfg.IdleRefresh = 100 * time.Millisecond
@@ -146,13 +169,20 @@ func TestIntegrationMailbox(t *testing.T) {
 		require.NoError(t, d.Deliver("bob", buildMsg(msgSpec{Audio: wav})))
 		_, sub, m := startMailbox(t, cfg)
 		waitFor[CountChanged](t, sub, 5*time.Second)
-		n := len(m.Messages())
+		before := m.Messages()
+		n := len(before)
+		require.GreaterOrEqual(t, n, 2)
 		require.NoError(t, d.Restart(t.Context()))
-		// Delivered while we reconnect: the re-sync must find it.
+		// While we reconnect, one message arrives and one is expunged by
+		// removing its file: the re-sync must see both.
 		require.NoError(t, d.Deliver("bob", buildMsg(msgSpec{Audio: wav})))
-		ev := waitFor[MessageArrived](t, sub, 20*time.Second)
-		assert.NotZero(t, ev.Message.ID)
-		assert.Len(t, m.Messages(), n+1)
+		removeOneMessage(t, filepath.Join(d.Dir, "mail", "bob@example.test"))
+		// One sync publishes the removal, then the arrival.
+		rm := waitFor[MessageRemoved](t, sub, 20*time.Second)
+		assert.Equal(t, before[0].ID, rm.ID)
+		ev := waitFor[MessageArrived](t, sub, 5*time.Second)
+		assert.Greater(t, ev.Message.ID, before[n-1].ID)
+		assert.Len(t, m.Messages(), n)
 		assert.GreaterOrEqual(t, m.Health().Counters["reconnects"], int64(1))
 	})
 
@@ -230,4 +260,29 @@ func deadAddr(t testing.TB) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// doveadmSave delivers raw with doveadm save, as a voicemail system
+// using dovecot's delivery tools would.
+func doveadmSave(t testing.TB, d *lab.DovecotServer, email string, raw []byte) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "doveadm", "-c", filepath.Join(d.Dir, "dovecot.conf"), "save", "-u", email)
+	cmd.Stdin = bytes.NewReader(raw)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "doveadm save: %s", out)
+}
+
+// removeOneMessage deletes the oldest message file of a maildir, as an
+// expunge by another client would.
+func removeOneMessage(t testing.TB, box string) {
+	t.Helper()
+	for _, sub := range []string{"cur", "new"} {
+		entries, err := os.ReadDir(filepath.Join(box, sub))
+		require.NoError(t, err)
+		if len(entries) > 0 {
+			require.NoError(t, os.Remove(filepath.Join(box, sub, entries[0].Name())))
+			return
+		}
+	}
+	t.Fatal("no message to remove")
 }
