@@ -274,7 +274,11 @@ func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
 		}
 	}
 	if err := rc.command("LOGIN "+user+" "+pass, nil); err != nil {
-		return fail(&AuthError{User: cfg.UserName, Err: err})
+		// The go-imap session logged in with these credentials (SASL where
+		// offered): a refused LOGIN means this server wants AUTHENTICATE,
+		// so the listing goes that way.
+		raw.Close()
+		return nil, fmt.Errorf("%w: login: %v", errRawUnsupported, err)
 	}
 	return rc, nil
 }
