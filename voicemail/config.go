@@ -58,6 +58,11 @@ type Config struct {
 	// CacheFile keeps the message list between runs (JSON) so that a
 	// restart shows it at once; empty means no cache.
 	CacheFile string
+	// AudioCacheDir keeps the audio of each message a Mailbox has fetched
+	// once (files readable by the user only), so it plays again at once and
+	// offline; entries go when their message does. Empty means no audio
+	// cache.
+	AudioCacheDir string
 	// Logger receives lifecycle and wire-state logs; nil means discard.
 	// Passwords never reach it.
 	Logger *slog.Logger

@@ -17,7 +17,8 @@
 // csf service: it keeps the list in sync in the background (IDLE, with
 // NOOP polling where the server lacks it), reconnects with backoff,
 // publishes events, and keeps a local cache so that a restart shows the
-// list at once.
+// list at once ([Config.CacheFile]) and, optionally, each message's audio
+// once fetched ([Config.AudioCacheDir]).
 //
 // # Messages as voicemail systems write them
 //

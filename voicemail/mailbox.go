@@ -78,6 +78,7 @@ func Spec(base Config) csf.ServiceSpec {
 					return nil, err
 				}
 				fromSettings.TrashFolder, fromSettings.CacheFile = base.TrashFolder, base.CacheFile
+				fromSettings.AudioCacheDir = base.AudioCacheDir
 				fromSettings.TLS, fromSettings.DialTimeout = base.TLS, base.DialTimeout
 				fromSettings.IdleRefresh, fromSettings.PollInterval = base.IdleRefresh, base.PollInterval
 				fromSettings.ReconnectBase, fromSettings.ReconnectMax = base.ReconnectBase, base.ReconnectMax
@@ -275,6 +276,9 @@ func (m *Mailbox) sync(ctx context.Context, conn *Conn) error {
 		csf.Publish(m.pub, MessageChanged{Message: v})
 	}
 	m.publishCount(prev, next)
+	if m.cfg.AudioCacheDir != "" && (len(removed) > 0 || renumbered) {
+		pruneAudioCache(m.cfg.AudioCacheDir, next.UIDValidity, removed, renumbered)
+	}
 	if m.cfg.CacheFile != "" {
 		if cerr := saveCache(m.cfg.CacheFile, m.cfg, next); cerr != nil {
 			m.log.Warn("voicemail cache not saved", "error", cerr)
@@ -399,9 +403,31 @@ func (m *Mailbox) do(ctx context.Context, op func(c *Conn) error) error {
 // Audio streams the audio of message id; see [Conn.Audio]. Close it before
 // the next user operation.
 func (m *Mailbox) Audio(ctx context.Context, id ID) (*Audio, error) {
+	dir := m.cfg.AudioCacheDir
+	var validity uint32
+	if dir != "" {
+		m.mu.Lock()
+		var v *Voicemail
+		if m.snap != nil {
+			validity = m.snap.UIDValidity
+			if found, ok := m.snap.Find(id); ok {
+				cp := *found
+				v = &cp
+			}
+		}
+		m.mu.Unlock()
+		if v != nil {
+			if a := openCachedAudio(dir, validity, v); a != nil {
+				return a, nil
+			}
+		}
+	}
 	var a *Audio
 	err := m.do(ctx, func(c *Conn) (err error) { a, err = c.Audio(ctx, id); return err })
-	return a, err
+	if err != nil || dir == "" || validity == 0 {
+		return a, err
+	}
+	return teeToCache(a, dir, validity, id), nil
 }
 
 // Export writes message id as a 16-bit PCM WAV file to w.

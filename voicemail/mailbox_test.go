@@ -208,6 +208,41 @@ func TestIntegrationMailbox(t *testing.T) {
 		assert.Equal(t, before[0].CallerNumber, after[0].CallerNumber)
 	})
 
+	t.Run("AudioCache", func(t *testing.T) {
+		cfg := labConfig(t, d, "carol", false)
+		cfg.AudioCacheDir = filepath.Join(t.TempDir(), "audio")
+		require.NoError(t, d.Deliver("carol", buildMsg(msgSpec{Audio: wav})))
+		_, sub, m := startMailbox(t, cfg)
+		list := m.Messages()
+		require.NotEmpty(t, list)
+		id := list[len(list)-1].ID
+		play := func() (*Audio, AudioStats) {
+			a, err := m.Audio(t.Context(), id)
+			require.NoError(t, err)
+			dec, err := NewDecoder(a)
+			require.NoError(t, err)
+			st, err := Measure(dec)
+			require.NoError(t, err)
+			require.NoError(t, a.Close())
+			return a, st
+		}
+		a1, st1 := play()
+		assert.False(t, a1.fromCache)
+		a2, st2 := play()
+		assert.True(t, a2.fromCache, "second play comes from the cache")
+		assert.Equal(t, st1, st2)
+		files, err := os.ReadDir(cfg.AudioCacheDir)
+		require.NoError(t, err)
+		require.Len(t, files, 1)
+
+		_, err = m.Delete(t.Context(), id)
+		require.NoError(t, err)
+		waitFor[MessageRemoved](t, sub, 5*time.Second)
+		files, err = os.ReadDir(cfg.AudioCacheDir)
+		require.NoError(t, err)
+		assert.Empty(t, files, "the cached audio goes with its message")
+	})
+
 	t.Run("CacheShowsListAtOnce", func(t *testing.T) {
 		cfg := labConfig(t, d, "alice", false)
 		cfg.CacheFile = filepath.Join(t.TempDir(), "vm.json")

@@ -22,12 +22,11 @@ type Audio struct {
 	// Size is the encoded size the server announced.
 	Size int64
 
-	r       io.Reader
-	lit     io.Reader
-	cmd     *imapclient.FetchCommand
-	end     func()
-	once    sync.Once
-	errSeen error
+	r         io.Reader
+	closeFn   func() error
+	once      sync.Once
+	closeErr  error
+	fromCache bool // served from Config.AudioCacheDir
 }
 
 // Read reads decoded audio bytes.
@@ -36,17 +35,8 @@ func (a *Audio) Read(p []byte) (int, error) { return a.r.Read(p) }
 // Close reads what is left of the part so the session can go on, and
 // releases the session.
 func (a *Audio) Close() error {
-	var err error
-	a.once.Do(func() {
-		if a.lit != nil {
-			_, err = io.Copy(io.Discard, a.lit)
-		}
-		if cerr := a.cmd.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("voicemail: fetch audio: %w", cerr)
-		}
-		a.end()
-	})
-	return err
+	a.once.Do(func() { a.closeErr = a.closeFn() })
+	return a.closeErr
 }
 
 // Audio starts streaming the audio of message id. The caller must Close
@@ -79,7 +69,7 @@ func (vc *Conn) Audio(ctx context.Context, id ID) (*Audio, error) {
 	}
 	section := &imap.FetchItemBodySection{Part: path, Peek: true}
 	cmd := vc.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	a := &Audio{Format: AudioFormat{MIMEType: part.MediaType()}, Size: int64(part.Size), cmd: cmd, end: end}
+	a := &Audio{Format: AudioFormat{MIMEType: part.MediaType()}, Size: int64(part.Size)}
 	msg := cmd.Next()
 	if msg == nil {
 		err := cmd.Close()
@@ -88,17 +78,27 @@ func (vc *Conn) Audio(ctx context.Context, id ID) (*Audio, error) {
 		}
 		return nil, fmt.Errorf("voicemail: fetch audio %d: %w", id, ctxErr(ctx, err))
 	}
+	var lit io.Reader
 	for item := msg.Next(); item != nil; item = msg.Next() {
 		if bs, isBody := item.(imapclient.FetchItemDataBodySection); isBody && bs.Literal != nil {
-			a.lit = bs.Literal
+			lit = bs.Literal
 			break
 		}
 	}
-	if a.lit == nil {
+	if lit == nil {
 		cmd.Close()
 		return nil, fmt.Errorf("voicemail: fetch audio %d: server sent no body", id)
 	}
-	a.r = decodeTransfer(a.lit, part.Encoding)
+	a.r = decodeTransfer(lit, part.Encoding)
+	a.closeFn = func() error {
+		// Read what is left of the part so the session can go on.
+		_, err := io.Copy(io.Discard, lit)
+		if cerr := cmd.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("voicemail: fetch audio: %w", cerr)
+		}
+		end()
+		return err
+	}
 	ok = true
 	return a, nil
 }
