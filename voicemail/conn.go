@@ -239,6 +239,10 @@ func (vc *Conn) selectLocked(folder string) error {
 	return nil
 }
 
+// answerTimeout bounds the wait for the server's answer to IDLE and DONE,
+// which go-imap waits for without a deadline.
+const answerTimeout = 10 * time.Second
+
 // Caps reports what the server offers that this client uses.
 type Caps struct {
 	Idle, CondStore, QResync, Move, UIDPlus, SpecialUse bool
@@ -355,7 +359,11 @@ func (vc *Conn) waitChange(ctx context.Context, refresh, poll time.Duration) (bo
 	if vc.closed.Load() {
 		return false, fmt.Errorf("voicemail: %w", net.ErrClosed)
 	}
+	// Idle blocks until the server answers; on a connection that died
+	// silently that is forever, so a watchdog drops the session.
+	wd := time.AfterFunc(answerTimeout, func() { vc.c.Close() })
 	idle, err := vc.c.Idle()
+	wd.Stop()
 	if err != nil {
 		return false, fmt.Errorf("voicemail: idle: %w", ctxErr(ctx, err))
 	}
@@ -373,7 +381,7 @@ func (vc *Conn) waitChange(ctx context.Context, refresh, poll time.Duration) (bo
 	// 602): bound the wait and drop the session if it does not come.
 	done := make(chan error, 1)
 	go func() { done <- idle.Close() }()
-	dt := time.NewTimer(10 * time.Second)
+	dt := time.NewTimer(answerTimeout)
 	defer dt.Stop()
 	select {
 	case err = <-done:

@@ -160,37 +160,45 @@ func (m *Mailbox) run(conn *Conn) {
 			m.mu.Unlock()
 		}
 	}()
+	// backoff waits before the next attempt; false means stop.
+	backoff := func(err error) bool {
+		delay := m.policy.Delay(attempt)
+		attempt++
+		m.log.Warn("voicemail server unreachable", "error", err, "retry_in", delay)
+		m.setHealth(false, fmt.Sprintf("reconnecting in %s", delay.Round(time.Millisecond)), err)
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-m.ctx.Done():
+			return false
+		}
+	}
 	for {
 		if conn == nil {
 			c, err := Dial(m.ctx, m.cfg)
 			if err != nil {
-				if m.ctx.Err() != nil {
-					return
-				}
-				delay := m.policy.Delay(attempt)
-				attempt++
-				m.log.Warn("voicemail server unreachable", "error", err, "retry_in", delay)
-				m.setHealth(false, fmt.Sprintf("reconnecting in %s", delay.Round(time.Millisecond)), err)
-				t := time.NewTimer(delay)
-				select {
-				case <-t.C:
-				case <-m.ctx.Done():
-					t.Stop()
+				if m.ctx.Err() != nil || !backoff(err) {
 					return
 				}
 				continue
 			}
 			c.forcePoll = m.cfg.forcePoll
-			conn, attempt = c, 0
 			m.mu.Lock()
 			m.reconnects++
 			m.mu.Unlock()
 			m.log.Info("voicemail connected", "server", m.cfg.Server)
-			if err := m.sync(m.ctx, conn); err != nil {
-				m.dropped(conn, err)
-				conn = nil
+			if err := m.sync(m.ctx, c); err != nil {
+				// Connected but unusable (folder gone, say): back off too,
+				// rather than reconnecting in a tight loop.
+				m.dropped(c, err)
+				if m.ctx.Err() != nil || !backoff(err) {
+					return
+				}
 				continue
 			}
+			conn, attempt = c, 0
 		}
 		m.mu.Lock()
 		m.watch = conn

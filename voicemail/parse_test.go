@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -265,4 +266,25 @@ func TestConfigCheck(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "INBOX", c.Folder)
 	assert.Equal(t, TLSImplicit, c.TLSMode)
+}
+
+func TestMailboxLifecycleWithoutServer(t *testing.T) {
+	cfg := Config{Server: deadAddr(t), UserName: "a", Password: "p", DialTimeout: time.Second}
+	m, err := New(cfg)
+	require.NoError(t, err)
+	err = m.Start(t.Context())
+	require.Error(t, err, "no cache and no server: Start fails")
+	assert.False(t, m.Health().Healthy)
+	assert.Error(t, m.Health().LastError)
+	require.NoError(t, m.Close())
+	assert.ErrorIs(t, m.Close(), net.ErrClosed)
+	assert.ErrorIs(t, m.Shutdown(t.Context()), net.ErrClosed)
+	_, err = m.Audio(t.Context(), 1)
+	assert.ErrorIs(t, err, ErrNotStarted)
+	assert.Error(t, m.Start(t.Context()), "a Mailbox starts once")
+
+	// Dial failures are plain errors that name the server.
+	_, err = Dial(t.Context(), cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), cfg.Server)
 }
