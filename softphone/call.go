@@ -93,6 +93,11 @@ type Call struct {
 	answered    time.Time
 	referResult chan int // a transfer we asked for waits here for the final NOTIFY
 
+	sessionTimer *time.Timer // RFC 4028
+	seInterval   time.Duration
+	seRefresher  bool // we refresh
+	refreshes    int
+
 	done chan struct{} // closed when the call ends
 }
 
@@ -183,6 +188,9 @@ func (c *Call) end(err error, bye bool) {
 	}
 	c.ending = true
 	c.err = err
+	if c.sessionTimer != nil {
+		c.sessionTimer.Stop()
+	}
 	c.mu.Unlock()
 	if c.stream != nil {
 		c.stream.close(c.p.media)
@@ -288,11 +296,15 @@ func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*si
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
 	req.AppendHeader(p.contactHeader())
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	if se := p.sessionInterval(); se > 0 {
+		req.AppendHeader(sip.NewHeader("Supported", "timer, replaces"))
+		req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))))
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(c.local.marshal())
 	ringCtx, cancel := context.WithTimeout(ctx, p.cfg.RingTimeout)
 	defer cancel()
-	authTried, redirects := false, 0
+	authTried, redirects, tooSmallTried := false, 0, false
 	for {
 		res, err := c.inviteOnce(ringCtx, req)
 		if err != nil {
@@ -309,6 +321,17 @@ func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*si
 			if err := p.authorize(req, res); err != nil {
 				return nil, nil, err
 			}
+		case res.StatusCode == 422 && res.GetHeader("Min-SE") != nil && !tooSmallTried:
+			// Session Interval Too Small: ask for the far end's minimum.
+			tooSmallTried = true
+			v, _, _ := strings.Cut(res.GetHeader("Min-SE").Value(), ";")
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				req.RemoveHeader("Session-Expires")
+				req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(n)))
+				req.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(n)))
+			}
+			req.RemoveHeader("Via")
+			req.CSeq().SeqNo++
 		case res.StatusCode >= 300 && res.StatusCode < 400 && redirects < 3:
 			ct := res.Contact()
 			if ct == nil {
@@ -507,6 +530,12 @@ func (c *Call) established(req *sip.Request, res *sip.Response) error {
 	c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
 	c.stream.start(c.p.media)
 	c.setState(CallActive, nil)
+	// RFC 4028 section 7.2: with Session-Expires in the 2xx the refresher
+	// is as it says; without it the far end does not do timers and we
+	// refresh ourselves only if we asked for them.
+	if se, who, ok := sessionExpires(res.GetHeader("Session-Expires")); ok {
+		c.armSessionTimer(se, who != "uas")
+	}
 	return nil
 }
 
@@ -653,6 +682,13 @@ func (c *Call) reinvite(ctx context.Context, dir direction, next CallState) erro
 	}
 	c.mu.Unlock()
 	req := c.inDialog(sip.INVITE)
+	c.mu.Lock()
+	interval := c.seInterval
+	c.mu.Unlock()
+	if interval > 0 {
+		req.AppendHeader(sip.NewHeader("Supported", "timer"))
+		req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(interval/time.Second))+";refresher=uac"))
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(lm.marshal())
 	res, err := c.p.transact(ctx, req, nil)
@@ -679,6 +715,13 @@ func (c *Call) reinvite(ctx context.Context, dir direction, next CallState) erro
 	}
 	c.stream.configure(rm, cd, dir.answer(rm.dir))
 	c.setState(next, nil)
+	c.mu.Lock()
+	interval, weRefresh := c.seInterval, c.seRefresher
+	c.mu.Unlock()
+	if se, who, ok := sessionExpires(res.GetHeader("Session-Expires")); ok {
+		interval, weRefresh = se, who == "uac"
+	}
+	c.armSessionTimer(interval, weRefresh)
 	return nil
 }
 
@@ -776,12 +819,9 @@ func (c *Call) decide(ctx context.Context, d answerDecision) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	select {
-	case err := <-d.res:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// The INVITE handler always answers on d.res at once, having sent the
+	// response: wait for it even if ctx ends meanwhile.
+	return <-d.res
 }
 
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"

@@ -58,6 +58,11 @@ type Config struct {
 	// SRTP says when calls are encrypted; the zero value, SRTPAuto, uses
 	// SRTP with SDES keys over TLS signalling and plain RTP otherwise.
 	SRTP SRTPPolicy
+	// SessionExpires is the session interval we ask for (RFC 4028): the
+	// refresher re-INVITEs at half of it and the other side hangs up when
+	// it passes without one. 0 means 30 minutes; negative turns session
+	// timers off.
+	SessionExpires time.Duration
 	// NoDTMFEvents leaves telephone-event (RFC 4733) out of our offers, so
 	// that digits go as SIP INFO; for peers that mishandle it.
 	NoDTMFEvents bool

@@ -54,11 +54,12 @@
 // A final SIP refusal is a *[StatusError] (errors.Is matches by code: 486
 // busy, 603 decline, 404 unknown). [ErrAuthFailed] means wrong credentials
 // and is never retried; [ErrNotRegistered], [ErrCallEnded], [ErrBadState],
-// [ErrNoCodec], [ErrBadSDP] and [ErrTimeout] name the other cases. With
+// [ErrNoCodec], [ErrBadSDP], [ErrTimeout] and [ErrSessionExpired] name the
+// other cases. With
 // Config.Trust set, TLS failures are *csf.TLSError.
 //
 // # What is not here yet
 //
-// Session timers (RFC 4028), UPDATE, Opus, several accounts on one socket,
-// CRLF and STUN keep-alives.
+// UPDATE, Opus, several accounts on one socket, CRLF and STUN keep-alives,
+// a fleet-wide media engine with batched socket calls.
 package softphone

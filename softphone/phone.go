@@ -34,7 +34,8 @@ type Phone struct {
 
 	ctx    context.Context // lifetime: cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // goroutines the phone started
+	wg     sync.WaitGroup // socket serving and media: end when sockets close
+	work   sync.WaitGroup // goroutines that send requests: end before the SIP stack closes
 
 	ua      *sipgo.UserAgent
 	cli     *sipgo.Client
@@ -136,7 +137,7 @@ func (p *Phone) Start(ctx context.Context) error {
 		p.setErr(err)
 		return err
 	}
-	p.wg.Add(1)
+	p.work.Add(1)
 	go p.registrationLoop(granted)
 	return nil
 }
@@ -313,6 +314,10 @@ func (p *Phone) Close() error {
 		c.end(errors.New("softphone: phone closed"), false)
 	}
 	p.cancel()
+	// Requests in flight end with p.ctx and terminate their transactions;
+	// only then may the SIP stack close, or sipgo would open a fresh socket
+	// for a retransmission.
+	p.work.Wait()
 	if p.udp != nil {
 		p.udp.Close()
 	}
@@ -433,6 +438,8 @@ func (p *Phone) transact(ctx context.Context, req *sip.Request, onProvisional fu
 			return nil, fmt.Errorf("softphone: %s: transaction ended without a response", req.Method)
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-p.ctx.Done():
+			return nil, fmt.Errorf("softphone: %s: %w", req.Method, net.ErrClosed)
 		}
 	}
 }

@@ -115,7 +115,7 @@ func grantedExpiry(res *sip.Response, ours sip.Uri, asked time.Duration) time.Du
 // re-registers with backoff after a failure, until the phone closes. A
 // registrar that restarted and forgot us is found at the next refresh.
 func (p *Phone) registrationLoop(granted time.Duration) {
-	defer p.wg.Done()
+	defer p.work.Done()
 	csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: granted})
 	p.log.Info("registered", "expires", granted)
 	failures := 0

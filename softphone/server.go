@@ -2,6 +2,7 @@ package softphone
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,8 +62,10 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 481, "")
 		return
 	}
-	reply(req, tx, 200, "")
+	// End before answering, so that the far end, once it has our 200,
+	// finds the call gone here too.
 	c.end(nil, false)
+	reply(req, tx, 200, "")
 }
 
 // onInfo takes DTMF sent as SIP INFO (application/dtmf-relay, or
@@ -125,6 +128,13 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	from, contact := req.From(), req.Contact()
 	if from == nil || contact == nil {
 		reply(req, tx, 400, "missing From or Contact")
+		return
+	}
+	se, refresher, hasSE := sessionExpires(req.GetHeader("Session-Expires"))
+	if hasSE && se < p.minSessionExpires() {
+		res := sip.NewResponseFromRequest(req, 422, "Session Interval Too Small", nil)
+		res.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(p.minSessionExpires()/time.Second))))
+		respond(tx, res)
 		return
 	}
 	rm, err := parseSDP(req.Body())
@@ -241,6 +251,18 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			res := sip.NewSDPResponseFromRequest(treq, body)
 			res.AppendHeader(p.contactHeader())
 			res.AppendHeader(sip.NewHeader("Allow", allowed))
+			if hasSE && p.sessionInterval() > 0 {
+				// RFC 4028 section 9: the UAC refreshes when it said so or
+				// said nothing but supports timers; else we do.
+				if refresher == "" {
+					refresher = "uas"
+					if supportsTimer(req) {
+						refresher = "uac"
+					}
+				}
+				res.AppendHeader(sip.NewHeader("Require", "timer"))
+				res.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))+";refresher="+refresher))
+			}
 			if err := tx.Respond(res); err != nil {
 				c.end(err, false)
 				d.res <- err
@@ -248,6 +270,9 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			}
 			c.stream.start(p.media)
 			c.setState(CallActive, nil)
+			if hasSE && p.sessionInterval() > 0 {
+				c.armSessionTimer(se, refresher == "uas")
+			}
 			d.res <- nil
 			return
 		case <-cancelled:
@@ -324,8 +349,19 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(p.contactHeader())
+	se, who, hasSE := sessionExpires(req.GetHeader("Session-Expires"))
+	if hasSE {
+		if who == "" {
+			who = "uac"
+		}
+		res.AppendHeader(sip.NewHeader("Require", "timer"))
+		res.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))+";refresher="+who))
+	}
 	if err := tx.Respond(res); err != nil {
 		return
+	}
+	if hasSE {
+		c.armSessionTimer(se, who == "uas")
 	}
 	if rm.savp {
 		if err := c.stream.setSRTP(lc, rc); err != nil {
@@ -373,4 +409,15 @@ func (p *Phone) offerCrypto(c *Call, rm *remoteMedia) string {
 		return "bad key"
 	}
 	return ""
+}
+
+func supportsTimer(req *sip.Request) bool {
+	for _, h := range req.GetHeaders("Supported") {
+		for opt := range strings.SplitSeq(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(opt), "timer") {
+				return true
+			}
+		}
+	}
+	return false
 }

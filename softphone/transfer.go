@@ -191,11 +191,11 @@ func (p *Phone) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 480, "")
 		return
 	}
-	p.wg.Add(1)
+	p.work.Add(1)
 	p.mu.Unlock()
 	reply(req, tx, 202, "")
 	go func() {
-		defer p.wg.Done()
+		defer p.work.Done()
 		p.transfer(c, uri, replaces)
 	}()
 }
