@@ -53,7 +53,8 @@ type Config struct {
 	// out through a proxy that does not require it, or a peer to peer test).
 	NoRegister bool
 	// Codecs lists the audio codecs offered, in preference order, from
-	// "PCMU" and "PCMA"; empty means both, PCMU first.
+	// "PCMU", "PCMA" and, in builds with Opus ([CodecAvailable]), "opus";
+	// empty means PCMU then PCMA.
 	Codecs []string
 	// SRTP says when calls are encrypted; the zero value, SRTPAuto, uses
 	// SRTP with SDES keys over TLS signalling and plain RTP otherwise.
@@ -108,6 +109,9 @@ func (c *Config) validate() error {
 		c.Codecs = []string{"PCMU", "PCMA"}
 	}
 	for _, n := range c.Codecs {
+		if strings.EqualFold(n, "opus") && !CodecAvailable(n) {
+			return fmt.Errorf("softphone: Config.Codecs: opus is not built in (build with -tags opus, cgo and libopus-dev)")
+		}
 		if _, ok := codecByName(n); !ok {
 			return fmt.Errorf("softphone: Config.Codecs: unknown codec %q", n)
 		}

@@ -6,7 +6,7 @@
 // MD5 or SHA-256, chosen among several challenges as RFC 8760 says), keeps
 // the registration fresh, places calls with [Phone.Dial] and announces
 // incoming ones as [CallReceived] events. A [Call] carries G.711 audio
-// (µ-law or A-law, 20 ms frames) over RTP, encrypted with SRTP when the
+// (µ-law or A-law, 20 ms frames; Opus in builds with it) over RTP, encrypted with SRTP when the
 // signalling is TLS, and moves through a typed state machine ([CallState])
 // published as events.
 //
@@ -60,6 +60,14 @@
 //
 // # What is not here yet
 //
-// UPDATE, Opus, several accounts on one socket, CRLF and STUN keep-alives,
-// a fleet-wide media engine with batched socket calls.
+// UPDATE, several accounts on one socket, CRLF and STUN keep-alives, a
+// fleet-wide media engine with batched socket calls, Opus at 48 kHz.
+//
+// # Opus
+//
+// Opus comes through libopus with cgo, only in builds with the tag "opus"
+// (go build -tags opus; Debian: libopus-dev, pkg-config). Without it the
+// package builds everywhere, [CodecAvailable]("opus") is false and a
+// Config listing "opus" is refused by [New]. Opus calls run at 8 kHz
+// narrowband through the same 20 ms frames; DTMF goes by SIP INFO in them.
 package softphone

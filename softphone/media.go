@@ -17,6 +17,7 @@ import (
 
 	"github.com/opencsf/opencsf/softphone/audio"
 	"github.com/opencsf/opencsf/softphone/internal/g711"
+	"github.com/opencsf/opencsf/softphone/internal/opus"
 )
 
 const (
@@ -193,6 +194,12 @@ type stream struct {
 	rtpOut, rtpIn, rtcpIn *srtp.Context
 	remoteKey             string
 	enc                   []byte
+
+	// Opus: the encoder belongs to the engine's loop, the decoder too
+	// (playout runs there); both under mu.
+	opusEnc *opus.Encoder
+	opusDec *opus.Decoder
+	tsStep  uint32 // RTP clock ticks per frame: 160 at 8 kHz, 960 for Opus
 }
 
 // setSRTP keys the stream; a repeated call with the same far-end key (a
@@ -264,6 +271,16 @@ func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
 	}
 	s.codec, s.dtmfPT, s.dir = cd, rm.dtmfPT, dir
 	s.stats.Codec = cd.name
+	s.tsStep = cd.rate / 50
+	if cd.name == "opus" {
+		// telephone-event is offered at 8 kHz; with Opus's 48 kHz clock
+		// digits go by SIP INFO instead.
+		s.dtmfPT = -1
+		if s.opusEnc == nil {
+			s.opusEnc, _ = opus.NewEncoder(audio.SampleRate, 0)
+			s.opusDec, _ = opus.NewDecoder(audio.SampleRate)
+		}
+	}
 }
 
 func (s *stream) setIO(src audio.Source, sink audio.Sink) {
@@ -303,6 +320,11 @@ func (s *stream) close(m *mediaEngine) {
 		close(ch)
 	}
 	s.dtmfDone, s.dtmfQueue = nil, nil
+	if s.opusEnc != nil {
+		s.opusEnc.Close()
+		s.opusDec.Close()
+		s.opusEnc, s.opusDec = nil, nil
+	}
 	s.mu.Unlock()
 }
 
@@ -317,7 +339,10 @@ func (s *stream) tick(now time.Time, late bool) {
 	if s.remote != nil && s.remote.Port != 0 && s.dir.sends() {
 		s.sendFrame()
 	}
-	s.ts += audio.FrameSamples
+	if s.tsStep == 0 {
+		s.tsStep = audio.FrameSamples
+	}
+	s.ts += s.tsStep
 	s.playout()
 	// First report after a second, to get RTT early in short calls; then at
 	// the RFC 3550 minimum interval.
@@ -344,6 +369,15 @@ func (s *stream) sendFrame() {
 	switch s.codec.name {
 	case "PCMA":
 		s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+	case "opus":
+		if s.opusEnc == nil {
+			return
+		}
+		n, err := s.opusEnc.Encode(s.pcm, s.payload[:cap(s.payload)])
+		if err != nil {
+			return
+		}
+		s.payload = s.payload[:n]
 	default:
 		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
 	}
@@ -466,9 +500,16 @@ func (s *stream) playout() {
 	sl := &s.slots[s.playSeq%jitterSlots]
 	if sl.valid && sl.seq == s.playSeq {
 		out := s.out
-		if s.codec.name == "PCMA" {
+		switch {
+		case s.codec.name == "PCMA":
 			out = g711.DecodeALaw(out, sl.payload[:sl.n])
-		} else {
+		case s.codec.name == "opus" && s.opusDec != nil:
+			n, err := s.opusDec.Decode(sl.payload[:sl.n], s.out)
+			if err != nil {
+				n = 0
+			}
+			out = s.out[:n]
+		default:
 			out = g711.DecodeULaw(out, sl.payload[:sl.n])
 		}
 		sl.valid = false
@@ -551,7 +592,11 @@ func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
 		return
 	}
 	// Interarrival jitter (RFC 3550 appendix A.8), in timestamp units.
-	arrival := int64(now.UnixNano() * audio.SampleRate / int64(time.Second))
+	rate := int64(s.codec.rate)
+	if rate == 0 {
+		rate = audio.SampleRate
+	}
+	arrival := now.UnixNano() / (int64(time.Second) / rate)
 	transit := arrival - int64(p.Timestamp)
 	if s.transit != 0 {
 		d := transit - s.transit
@@ -700,7 +745,7 @@ func (s *stream) readRTCP() {
 				}
 				s.stats.RemoteLost = int64(r.TotalLost)
 				s.stats.RemoteFractionLost = float64(r.FractionLost) / 256
-				s.stats.RemoteJitter = time.Duration(float64(r.Jitter) / audio.SampleRate * float64(time.Second))
+				s.stats.RemoteJitter = time.Duration(float64(r.Jitter) / float64(max(s.codec.rate, 1)) * float64(time.Second))
 				if r.LastSenderReport != 0 {
 					nowNTP := uint32(ntpTime(now) >> 16)
 					rtt := int64(nowNTP) - int64(r.LastSenderReport) - int64(r.Delay)
@@ -720,7 +765,11 @@ func (s *stream) snapshot() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.PacketsLost = s.lostLocked()
-	st.Jitter = time.Duration(s.jitter / audio.SampleRate * float64(time.Second))
+	rate := float64(s.codec.rate)
+	if rate == 0 {
+		rate = audio.SampleRate
+	}
+	st.Jitter = time.Duration(s.jitter / rate * float64(time.Second))
 	return st
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/opencsf/opencsf/softphone/internal/opus"
 )
 
 // codec is an audio codec we can carry.
@@ -16,7 +18,22 @@ type codec struct {
 	rate uint32
 }
 
-var knownCodecs = []codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}}
+var knownCodecs = func() []codec {
+	cs := []codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}}
+	if opus.Available {
+		// RFC 7587 section 7: always opus/48000/2 in SDP, whatever is sent.
+		cs = append(cs, codec{"opus", 111, 48000})
+	}
+	return cs
+}()
+
+// CodecAvailable reports whether codec name ("PCMU", "PCMA", "opus") can
+// be listed in Config.Codecs in this build: Opus needs the build tag
+// "opus", cgo and libopus.
+func CodecAvailable(name string) bool {
+	_, ok := codecByName(name)
+	return ok
+}
 
 // dtmfPT is the payload type we offer for telephone-event (RFC 4733).
 const dtmfPT = 101
@@ -225,6 +242,10 @@ func (l localMedia) marshal() []byte {
 	attrs := make([]sdp.Attribute, 0, len(l.codecs)+4)
 	for _, c := range l.codecs {
 		formats = append(formats, strconv.Itoa(int(c.pt)))
+		if c.name == "opus" {
+			attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d opus/48000/2", c.pt)))
+			continue
+		}
 		attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/%d", c.pt, c.name, c.rate)))
 	}
 	if l.dtmfPT >= 0 {
