@@ -824,7 +824,7 @@ func (c *Call) decide(ctx context.Context, d answerDecision) error {
 	return <-d.res
 }
 
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE"
 
 // reasonPhrase gives the standard phrase for the codes we send.
 func reasonPhrase(code int) string {

@@ -60,7 +60,7 @@
 //
 // # What is not here yet
 //
-// UPDATE, several accounts on one socket, CRLF and STUN keep-alives, a
+// Sending UPDATE (we answer it), several accounts on one socket, CRLF and STUN keep-alives, a
 // fleet-wide media engine with batched socket calls, Opus at 48 kHz.
 //
 // # Opus

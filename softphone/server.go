@@ -20,6 +20,7 @@ func (p *Phone) handle() {
 	p.srv.OnBye(p.onBye)
 	p.srv.OnInfo(p.onInfo)
 	p.srv.OnRefer(p.onRefer)
+	p.srv.OnUpdate(p.onUpdate)
 	p.srv.OnNotify(p.onNotify)
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
@@ -420,4 +421,32 @@ func supportsTimer(req *sip.Request) bool {
 		}
 	}
 	return false
+}
+
+// onUpdate takes UPDATE (RFC 3311): with SDP it is an offer like a
+// re-INVITE; without, a session refresh (RFC 4028 section 7.4).
+func (p *Phone) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	c := p.lookup(req)
+	if c == nil {
+		reply(req, tx, 481, "")
+		return
+	}
+	if len(req.Body()) > 0 {
+		p.onReinvite(req, tx)
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(p.contactHeader())
+	se, who, hasSE := sessionExpires(req.GetHeader("Session-Expires"))
+	if hasSE {
+		if who == "" {
+			who = "uac"
+		}
+		res.AppendHeader(sip.NewHeader("Require", "timer"))
+		res.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))+";refresher="+who))
+	}
+	respond(tx, res)
+	if hasSE {
+		c.armSessionTimer(se, who == "uas")
+	}
 }

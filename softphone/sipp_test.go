@@ -107,3 +107,34 @@ func TestIntegrationSippHostile(t *testing.T) {
 	// Transactions linger for their timers, not forever: goroutines come back.
 	eventually(t, 40*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 }, "goroutines: %d before, %d after", before, runtime.NumGoroutine())
 }
+
+// TestIntegrationSippRegistrarRefusing: 423 is retried with Min-Expires;
+// credentials refused on a refresh stop the phone from retrying (no
+// retry storm) and are reported as ErrAuthFailed.
+func TestIntegrationSippRegistrarRefusing(t *testing.T) {
+	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "registrar_refusing.xml"), Calls: 1})
+	p := newPhoneAt(t, s.Addr, "alice", "secret1", "udp", func(c *softphone.Config) { c.Expires = 30 * time.Second })
+	require.NoError(t, p.Start(t.Context()))
+	ev := waitFor[softphone.RegistrationFailed](t, p, 5*time.Second, nil)
+	assert.ErrorIs(t, ev.Err, softphone.ErrAuthFailed)
+	assert.False(t, ev.Retrying)
+	assert.False(t, p.Health().Healthy)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Wait(ctx))
+}
+
+// TestIntegrationSippUpdate: SIPp refreshes the session with UPDATE and
+// holds the call with an UPDATE offer; the phone answers both.
+func TestIntegrationSippUpdate(t *testing.T) {
+	p := peerPhone(t, "127.0.0.1:9", nil)
+	require.NoError(t, p.Start(t.Context()))
+	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "update.xml"), Target: p.SIPAddr()})
+	// One reader of the event stream: answer, then see the hold.
+	ev := waitFor[softphone.CallReceived](t, p, 10*time.Second, nil)
+	require.NoError(t, ev.Call.Answer(t.Context(), nil))
+	waitFor[softphone.CallStateChanged](t, p, 10*time.Second, func(e softphone.CallStateChanged) bool { return e.State == softphone.CallRemoteHeld })
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	require.NoError(t, s.Wait(ctx))
+}
