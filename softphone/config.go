@@ -49,6 +49,11 @@ type Config struct {
 	// 10.2.4). A registrar that restarted and forgot us is found, and we
 	// re-register, within this interval.
 	RefreshInterval time.Duration
+	// KeepAlive is the interval of CRLF keep-alives on a TCP or TLS flow
+	// to the registrar (RFC 5626 section 4.4.1); when the flow is found
+	// broken the phone registers again at once. 0 means 30 s; negative
+	// turns them off. Not used with UDP.
+	KeepAlive time.Duration
 	// NoRegister makes Start skip registration (a phone that only calls
 	// out through a proxy that does not require it, or a peer to peer test).
 	NoRegister bool

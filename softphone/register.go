@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -120,15 +122,36 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 	p.log.Info("registered", "expires", granted)
 	failures := 0
 	next := p.refreshDelay(granted)
+	var keepAlive <-chan time.Time
+	if ka := p.keepAliveInterval(); ka > 0 {
+		tk := time.NewTicker(ka)
+		defer tk.Stop()
+		keepAlive = tk.C
+	}
 	for {
 		t := time.NewTimer(next)
-		select {
-		case <-p.ctx.Done():
-			t.Stop()
-			return
-		case <-p.regWake:
-			t.Stop()
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-p.ctx.Done():
+				t.Stop()
+				return
+			case <-p.regWake:
+				t.Stop()
+				break wait
+			case <-keepAlive:
+				if p.pingFlow() {
+					continue
+				}
+				// The flow broke (a registrar restart, a NAT or a network
+				// change): register again now over a new one.
+				p.log.Warn("flow to the registrar lost; registering again")
+				p.count("flow_failures")
+				t.Stop()
+				break wait
+			case <-t.C:
+				break wait
+			}
 		}
 		p.mu.Lock()
 		stopping := p.shutdowns
@@ -226,4 +249,31 @@ func (p *Phone) refreshDelay(granted time.Duration) time.Duration {
 		d = p.cfg.RefreshInterval
 	}
 	return max(d, minRefresh)
+}
+
+func (p *Phone) keepAliveInterval() time.Duration {
+	if p.cfg.Transport == "udp" || p.cfg.KeepAlive < 0 {
+		return 0
+	}
+	if p.cfg.KeepAlive == 0 {
+		return 30 * time.Second
+	}
+	return p.cfg.KeepAlive
+}
+
+// pingFlow writes a CRLF keep-alive (RFC 5626 section 3.5.1) on our
+// connection to the registrar and reports whether the flow is still up.
+func (p *Phone) pingFlow() bool {
+	laddr := net.JoinHostPort(p.localIP, strconv.Itoa(p.port))
+	c, err := p.ua.TransportLayer().GetConnection(p.cfg.Transport, laddr)
+	if err != nil || c == nil {
+		return false
+	}
+	defer c.TryClose() // GetConnection took a reference
+	w, ok := c.(io.Writer)
+	if !ok {
+		return true
+	}
+	_, err = w.Write([]byte("\r\n\r\n"))
+	return err == nil
 }
