@@ -70,12 +70,16 @@ type CallOptions struct {
 	Source audio.Source
 	// Sink receives what the far end sends; nil means discard.
 	Sink audio.Sink
+	// Line picks the line an outgoing call is placed from, by user name or
+	// address of record; empty means the first line (Config.Account).
+	Line string
 }
 
 // Call is one call, outgoing ([Phone.Dial]) or incoming ([CallReceived]).
 // Its methods are safe for concurrent use.
 type Call struct {
 	p      *Phone
+	line   *line
 	id     string // Call-ID
 	dir    Direction
 	remote string
@@ -228,8 +232,12 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	if opts == nil {
 		opts = &CallOptions{}
 	}
+	l, ok := p.lineFor(opts.Line)
+	if !ok {
+		return nil, fmt.Errorf("softphone: dial: no line %q", opts.Line)
+	}
 	p.mu.Lock()
-	closed, registered, stopping := p.closed, p.reg.registered, p.shutdowns
+	closed, registered, stopping := p.closed, l.reg.registered, p.shutdowns
 	p.mu.Unlock()
 	if closed || stopping {
 		return nil, fmt.Errorf("softphone: dial: %w", net.ErrClosed)
@@ -241,7 +249,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	if err != nil {
 		return nil, err
 	}
-	c := &Call{p: p, id: sip.GenerateTagN(24), dir: Outgoing, remote: target.String(), state: CallDialing,
+	c := &Call{p: p, line: l, id: sip.GenerateTagN(24), dir: Outgoing, remote: target.String(), state: CallDialing,
 		done: make(chan struct{}), started: time.Now()}
 	if c.stream, err = newStream(c, p.localIP); err != nil {
 		return nil, err
@@ -287,14 +295,14 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 // authentication challenges and redirects.
 func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*sip.Response, *sip.Request, error) {
 	p := c.p
-	req := p.newRequest(sip.INVITE, target)
+	req := p.newRequest(c.line, sip.INVITE, target)
 	if replaces != "" {
 		req.AppendHeader(sip.NewHeader("Replaces", replaces))
 	}
 	cid := sip.CallIDHeader(c.id)
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
-	req.AppendHeader(p.contactHeader())
+	req.AppendHeader(p.contactHeader(c.line))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	if se := p.sessionInterval(); se > 0 {
 		req.AppendHeader(sip.NewHeader("Supported", "timer, replaces"))
@@ -316,9 +324,9 @@ func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*si
 		switch {
 		case res.IsSuccess():
 			return res, req, nil
-		case (res.StatusCode == 401 || res.StatusCode == 407) && p.cfg.Account.Password != "" && (!authTried || challengeStale(res)):
+		case (res.StatusCode == 401 || res.StatusCode == 407) && c.line.acct.Password != "" && (!authTried || challengeStale(res)):
 			authTried = true
-			if err := p.authorize(req, res); err != nil {
+			if err := p.authorize(c.line, req, res); err != nil {
 				return nil, nil, err
 			}
 		case res.StatusCode == 422 && res.GetHeader("Min-SE") != nil && !tooSmallTried:
@@ -596,7 +604,7 @@ func (c *Call) inDialog(method sip.RequestMethod) *sip.Request {
 	for _, r := range d.routeSet {
 		req.AppendHeader(&sip.RouteHeader{Address: r})
 	}
-	req.AppendHeader(c.p.contactHeader())
+	req.AppendHeader(c.p.contactHeader(c.line))
 	req.AppendHeader(sip.NewHeader("User-Agent", c.p.cfg.UserAgent))
 	req.SetTransport(c.p.tp)
 	if len(d.routeSet) == 0 {

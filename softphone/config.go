@@ -30,6 +30,10 @@ func (a Account) AOR() string { return "sip:" + a.User + "@" + a.Domain }
 // comment.
 type Config struct {
 	Account Account // required
+	// Lines are more accounts served by the same socket, registrar and
+	// transport, each registered with its own Contact user; incoming calls
+	// carry the line called, [CallOptions.Line] picks the line to call from.
+	Lines []Account
 	// Registrar is the registrar and outbound proxy as host:port; required.
 	Registrar string
 	// Transport is "udp", "tcp" or "tls"; empty means "udp".
@@ -89,6 +93,14 @@ func (c *Config) validate() error {
 	}
 	if c.Account.Domain == "" {
 		return fmt.Errorf("softphone: Config.Account.Domain is required")
+	}
+	for i, a := range c.Lines {
+		if a.User == "" || a.Domain == "" {
+			return fmt.Errorf("softphone: Config.Lines[%d]: User and Domain are required", i)
+		}
+		if a.User == c.Account.User {
+			return fmt.Errorf("softphone: Config.Lines[%d]: user %q already has a line", i, a.User)
+		}
 	}
 	if c.Registrar == "" {
 		return fmt.Errorf("softphone: Config.Registrar is required")

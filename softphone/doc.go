@@ -2,7 +2,8 @@
 // audio, for a desktop client, a bot, a gateway or a test fleet of many
 // lines in one process.
 //
-// A [Phone] is one line. It registers an account with a registrar (digest
+// A [Phone] is one SIP socket serving one or more lines (Config.Account,
+// Config.Lines). It registers each account with a registrar (digest
 // MD5 or SHA-256, chosen among several challenges as RFC 8760 says), keeps
 // the registration fresh, places calls with [Phone.Dial] and announces
 // incoming ones as [CallReceived] events. A [Call] carries G.711 audio
@@ -60,7 +61,7 @@
 //
 // # What is not here yet
 //
-// Sending UPDATE (we answer it), several accounts on one socket, CRLF and STUN keep-alives, a
+// Sending UPDATE (we answer it), STUN keep-alives on UDP, a
 // fleet-wide media engine with batched socket calls, Opus at 48 kHz.
 //
 // # Opus

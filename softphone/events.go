@@ -36,6 +36,7 @@ type CallReceived struct {
 	csf.EventHeader
 	Call *Call
 	From string // the caller's address, sip:bob@example.test
+	Line string // the line called, sip:alice@example.test
 }
 
 // CallStateChanged reports a step of a call's state machine.

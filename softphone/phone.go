@@ -46,15 +46,15 @@ type Phone struct {
 	tp      string // "UDP", "TCP", "TLS"
 	media   *mediaEngine
 
-	mu        sync.Mutex // guards the fields below
+	lines []*line // lines[0] is Config.Account; fixed after New
+
+	mu        sync.Mutex // guards the fields below and every line's reg
 	calls     map[string]*Call
-	reg       regState
 	started   bool
 	closed    bool
 	lastErr   error
 	since     time.Time
 	counters  map[string]int64
-	regWake   chan struct{} // nudges the registration loop
 	tlsState  *tls.ConnectionState
 	shutdowns bool // Shutdown in progress: no new calls
 }
@@ -63,6 +63,7 @@ type Phone struct {
 // copied; New names the first bad field in its error.
 func New(cfg Config) (*Phone, error) {
 	cfg.Codecs = append([]string(nil), cfg.Codecs...)
+	cfg.Lines = append([]Account(nil), cfg.Lines...)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -71,12 +72,66 @@ func New(cfg Config) (*Phone, error) {
 		log:      cfg.Logger.With("service", "softphone", logAOR, cfg.Account.AOR()),
 		calls:    map[string]*Call{},
 		counters: map[string]int64{},
-		regWake:  make(chan struct{}, 1),
 		since:    time.Now(),
 		tp:       strings.ToUpper(cfg.Transport),
 	}
+	for _, a := range append([]Account{cfg.Account}, cfg.Lines...) {
+		p.lines = append(p.lines, &line{acct: a, wake: make(chan struct{}, 1)})
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
+}
+
+// line is one account on the phone's socket.
+type line struct {
+	acct Account
+	reg  regState      // guarded by Phone.mu
+	wake chan struct{} // nudges its registration loop
+}
+
+// Lines returns the address of record of every line, the first being
+// Config.Account's.
+func (p *Phone) Lines() []string {
+	out := make([]string, len(p.lines))
+	for i, l := range p.lines {
+		out[i] = l.acct.AOR()
+	}
+	return out
+}
+
+// lineFor finds a line by user name, address of record or "user@domain";
+// empty means the first line.
+func (p *Phone) lineFor(name string) (*line, bool) {
+	if name == "" {
+		return p.lines[0], true
+	}
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "sip:"), "sips:")
+	for _, l := range p.lines {
+		if name == l.acct.User || name == l.acct.User+"@"+l.acct.Domain {
+			return l, true
+		}
+	}
+	return nil, false
+}
+
+// lineForUser picks the line an incoming request is for by the user part
+// of its Request-URI (our Contact); the first line when none matches.
+func (p *Phone) lineForUser(user string) *line {
+	for _, l := range p.lines {
+		if l.acct.User == user {
+			return l
+		}
+	}
+	return p.lines[0]
+}
+
+func (p *Phone) allRegistered() bool {
+	for _, l := range p.lines {
+		if !l.reg.registered {
+			return false
+		}
+	}
+	return true
 }
 
 // Spec returns the service spec that registers a phone with a
@@ -105,6 +160,7 @@ func Spec(base Config, settings func() Config) csf.ServiceSpec {
 }
 
 // AOR returns the phone's address of record, sip:user@domain.
+// With several lines it is the first line's.
 func (p *Phone) AOR() string { return p.cfg.Account.AOR() }
 
 // Start opens the SIP socket and, unless Config.NoRegister, registers,
@@ -132,13 +188,19 @@ func (p *Phone) Start(ctx context.Context) error {
 	if p.cfg.NoRegister {
 		return nil
 	}
-	granted, err := p.register(ctx, p.cfg.Expires, false)
-	if err != nil {
-		p.setErr(err)
-		return err
+	granted := make([]time.Duration, len(p.lines))
+	for i, l := range p.lines {
+		g, err := p.register(ctx, l, p.cfg.Expires, false)
+		if err != nil {
+			p.setErr(err)
+			return err
+		}
+		granted[i] = g
 	}
-	p.work.Add(1)
-	go p.registrationLoop(granted)
+	for i, l := range p.lines {
+		p.work.Add(1)
+		go p.registrationLoop(l, granted[i], i == 0)
+	}
 	return nil
 }
 
@@ -253,8 +315,8 @@ func freeTCPPort(ip string) (int, error) {
 }
 
 // contactURI is our reachable address.
-func (p *Phone) contactURI() sip.Uri {
-	u := sip.Uri{Scheme: "sip", User: p.cfg.Account.User, Host: p.localIP, Port: p.port}
+func (p *Phone) contactURI(l *line) sip.Uri {
+	u := sip.Uri{Scheme: "sip", User: l.acct.User, Host: p.localIP, Port: p.port}
 	if p.cfg.Transport != "udp" {
 		u.UriParams = sip.NewParams()
 		u.UriParams.Add("transport", p.cfg.Transport)
@@ -262,8 +324,8 @@ func (p *Phone) contactURI() sip.Uri {
 	return u
 }
 
-func (p *Phone) contactHeader() *sip.ContactHeader {
-	return &sip.ContactHeader{Address: p.contactURI()}
+func (p *Phone) contactHeader(l *line) *sip.ContactHeader {
+	return &sip.ContactHeader{Address: p.contactURI(l)}
 }
 
 // Shutdown hangs up every call, removes the registration (RFC 3261 section
@@ -276,7 +338,12 @@ func (p *Phone) Shutdown(ctx context.Context) error {
 	}
 	p.shutdowns = true
 	calls := p.callList()
-	registered := p.reg.registered
+	var registered []*line
+	for _, l := range p.lines {
+		if l.reg.registered {
+			registered = append(registered, l)
+		}
+	}
 	p.mu.Unlock()
 
 	var errs []error
@@ -285,11 +352,11 @@ func (p *Phone) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if registered && p.cli != nil {
-		if _, err := p.register(ctx, 0, true); err != nil {
+	for _, l := range registered {
+		if _, err := p.register(ctx, l, 0, true); err != nil {
 			errs = append(errs, err)
 		} else {
-			csf.Publish(p.cfg.Events, Unregistered{AOR: p.AOR()})
+			csf.Publish(p.cfg.Events, Unregistered{AOR: l.acct.AOR()})
 		}
 	}
 	if err := p.Close(); err != nil {
@@ -333,7 +400,7 @@ func (p *Phone) Health() csf.Health {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	h := csf.Health{
-		Healthy:   p.reg.registered || p.cfg.NoRegister,
+		Healthy:   p.allRegistered() || p.cfg.NoRegister,
 		Server:    p.cfg.Registrar,
 		LastError: p.lastErr,
 		Since:     p.since,
@@ -345,8 +412,8 @@ func (p *Phone) Health() csf.Health {
 	switch {
 	case p.closed:
 		h.Status = "closed"
-	case p.reg.registered:
-		h.Status = fmt.Sprintf("registered until %s", p.reg.until.Format(time.TimeOnly))
+	case p.allRegistered():
+		h.Status = fmt.Sprintf("%d lines registered", len(p.lines))
 	case p.cfg.NoRegister:
 		h.Status = "not registering"
 	default:
@@ -387,7 +454,7 @@ func (p *Phone) count(name string) {
 // response, answering one digest challenge (RFC 3261 section 22.2; choice of
 // challenge per RFC 8760). A second challenge after we answered one is
 // [ErrAuthFailed].
-func (p *Phone) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+func (p *Phone) do(ctx context.Context, l *line, req *sip.Request) (*sip.Response, error) {
 	authTried := false
 	for {
 		res, err := p.transact(ctx, req, nil)
@@ -398,11 +465,11 @@ func (p *Phone) do(ctx context.Context, req *sip.Request) (*sip.Response, error)
 			return res, nil
 		}
 		stale := authTried && challengeStale(res)
-		if (authTried && !stale) || p.cfg.Account.Password == "" {
+		if (authTried && !stale) || l.acct.Password == "" {
 			return res, statusError(req.Method.String(), res, ErrAuthFailed)
 		}
 		authTried = true
-		if err := p.authorize(req, res); err != nil {
+		if err := p.authorize(l, req, res); err != nil {
 			return res, err
 		}
 	}
@@ -470,9 +537,9 @@ func statusError(method string, res *sip.Response, class error) *StatusError {
 
 // newRequest makes an out-of-dialog request from us, sent to the
 // registrar as outbound proxy.
-func (p *Phone) newRequest(method sip.RequestMethod, to sip.Uri) *sip.Request {
+func (p *Phone) newRequest(l *line, method sip.RequestMethod, to sip.Uri) *sip.Request {
 	req := sip.NewRequest(method, to)
-	from := &sip.FromHeader{DisplayName: p.cfg.Account.DisplayName, Address: sip.Uri{Scheme: "sip", User: p.cfg.Account.User, Host: p.cfg.Account.Domain}, Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: l.acct.DisplayName, Address: sip.Uri{Scheme: "sip", User: l.acct.User, Host: l.acct.Domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: to.Scheme, User: to.User, Host: to.Host}, Params: sip.NewParams()})

@@ -37,16 +37,17 @@ const minRefresh = time.Second
 // register sends REGISTER for expires (0 removes our contact) and returns
 // the lifetime granted. 423 Interval Too Brief is retried once with the
 // registrar's Min-Expires (RFC 3261 section 10.2.8).
-func (p *Phone) register(ctx context.Context, expires time.Duration, removing bool) (time.Duration, error) {
+func (p *Phone) register(ctx context.Context, l *line, expires time.Duration, removing bool) (time.Duration, error) {
+	aor := l.acct.AOR()
 	for attempt := 0; ; attempt++ {
-		req := p.registerRequest(expires)
-		res, err := p.do(ctx, req)
+		req := p.registerRequest(l, expires)
+		res, err := p.do(ctx, l, req)
 		if err != nil {
 			var se *StatusError
 			if errors.As(err, &se) && errors.Is(err, ErrAuthFailed) {
-				return 0, fmt.Errorf("softphone: register %s: %w", p.AOR(), err)
+				return 0, fmt.Errorf("softphone: register %s: %w", aor, err)
 			}
-			return 0, fmt.Errorf("softphone: register %s: %w", p.AOR(), err)
+			return 0, fmt.Errorf("softphone: register %s: %w", aor, err)
 		}
 		if res.StatusCode == 423 && attempt == 0 {
 			if h := res.GetHeader("Min-Expires"); h != nil {
@@ -57,12 +58,12 @@ func (p *Phone) register(ctx context.Context, expires time.Duration, removing bo
 			}
 		}
 		if !res.IsSuccess() {
-			return 0, fmt.Errorf("softphone: register %s: %w", p.AOR(), statusError("REGISTER", res, nil))
+			return 0, fmt.Errorf("softphone: register %s: %w", aor, statusError("REGISTER", res, nil))
 		}
-		granted := grantedExpiry(res, p.contactURI(), expires)
+		granted := grantedExpiry(res, p.contactURI(l), expires)
 		p.mu.Lock()
-		p.reg.registered = !removing && granted > 0
-		p.reg.until = time.Now().Add(granted)
+		l.reg.registered = !removing && granted > 0
+		l.reg.until = time.Now().Add(granted)
 		p.lastErr = nil
 		p.since = time.Now()
 		p.mu.Unlock()
@@ -70,23 +71,23 @@ func (p *Phone) register(ctx context.Context, expires time.Duration, removing bo
 	}
 }
 
-func (p *Phone) registerRequest(expires time.Duration) *sip.Request {
+func (p *Phone) registerRequest(l *line, expires time.Duration) *sip.Request {
 	p.mu.Lock()
-	if p.reg.callID == "" {
-		p.reg.callID = sip.GenerateTagN(24)
-		p.reg.cseq = 1
+	if l.reg.callID == "" {
+		l.reg.callID = sip.GenerateTagN(24)
+		l.reg.cseq = 1
 	}
-	p.reg.cseq++
-	callID, cseq := p.reg.callID, p.reg.cseq
+	l.reg.cseq++
+	callID, cseq := l.reg.callID, l.reg.cseq
 	p.mu.Unlock()
 
-	req := p.newRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: p.cfg.Account.Domain})
+	req := p.newRequest(l, sip.REGISTER, sip.Uri{Scheme: "sip", Host: l.acct.Domain})
 	// The To of a REGISTER is the address of record (RFC 3261 section 10.2).
-	req.ReplaceHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: p.cfg.Account.User, Host: p.cfg.Account.Domain}, Params: sip.NewParams()})
+	req.ReplaceHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: l.acct.User, Host: l.acct.Domain}, Params: sip.NewParams()})
 	cid := sip.CallIDHeader(callID)
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.REGISTER})
-	req.AppendHeader(p.contactHeader())
+	req.AppendHeader(p.contactHeader(l))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	return req
 }
@@ -116,14 +117,15 @@ func grantedExpiry(res *sip.Response, ours sip.Uri, asked time.Duration) time.Du
 // registrationLoop refreshes the registration at half its lifetime and
 // re-registers with backoff after a failure, until the phone closes. A
 // registrar that restarted and forgot us is found at the next refresh.
-func (p *Phone) registrationLoop(granted time.Duration) {
+func (p *Phone) registrationLoop(l *line, granted time.Duration, watchFlow bool) {
 	defer p.work.Done()
-	csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: granted})
+	aor := l.acct.AOR()
+	csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: granted})
 	p.log.Info("registered", "expires", granted)
 	failures := 0
 	next := p.refreshDelay(granted)
 	var keepAlive <-chan time.Time
-	if ka := p.keepAliveInterval(); ka > 0 {
+	if ka := p.keepAliveInterval(); ka > 0 && watchFlow {
 		tk := time.NewTicker(ka)
 		defer tk.Stop()
 		keepAlive = tk.C
@@ -136,7 +138,7 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 			case <-p.ctx.Done():
 				t.Stop()
 				return
-			case <-p.regWake:
+			case <-l.wake:
 				t.Stop()
 				break wait
 			case <-keepAlive:
@@ -147,6 +149,12 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 				// change): register again now over a new one.
 				p.log.Warn("flow to the registrar lost; registering again")
 				p.count("flow_failures")
+				for _, other := range p.lines[1:] {
+					select {
+					case other.wake <- struct{}{}:
+					default:
+					}
+				}
 				t.Stop()
 				break wait
 			case <-t.C:
@@ -160,20 +168,20 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(p.ctx, 32*time.Second)
-		g, err := p.register(ctx, p.cfg.Expires, false)
+		g, err := p.register(ctx, l, p.cfg.Expires, false)
 		cancel()
 		if p.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			p.mu.Lock()
-			p.reg.registered = false
+			l.reg.registered = false
 			p.lastErr = err
 			p.since = time.Now()
 			p.counters["registration_failures"]++
 			p.mu.Unlock()
 			retrying := !errors.Is(err, ErrAuthFailed)
-			csf.Publish(p.cfg.Events, RegistrationFailed{AOR: p.AOR(), Err: err, Retrying: retrying})
+			csf.Publish(p.cfg.Events, RegistrationFailed{AOR: aor, Err: err, Retrying: retrying})
 			if !retrying {
 				p.log.Error("registration refused", "err", err)
 				return
@@ -185,7 +193,7 @@ func (p *Phone) registrationLoop(granted time.Duration) {
 		}
 		failures = 0
 		p.count("registrations")
-		csf.Publish(p.cfg.Events, Registered{AOR: p.AOR(), Expires: g, Refresh: true})
+		csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: g, Refresh: true})
 		next = p.refreshDelay(g)
 	}
 }
@@ -205,7 +213,7 @@ func challengeStale(res *sip.Response) bool {
 
 // authorize adds credentials answering the challenge in res to req, ready
 // to be sent again as a new transaction (new branch, CSeq + 1).
-func (p *Phone) authorize(req *sip.Request, res *sip.Response) error {
+func (p *Phone) authorize(l *line, req *sip.Request, res *sip.Response) error {
 	chName, authName := "WWW-Authenticate", "Authorization"
 	if res.StatusCode == 407 {
 		chName, authName = "Proxy-Authenticate", "Proxy-Authorization"
@@ -221,11 +229,11 @@ func (p *Phone) authorize(req *sip.Request, res *sip.Response) error {
 	if strings.EqualFold(ch.Algorithm, "MD5") || ch.Algorithm == "" {
 		p.log.Debug("answering an MD5 digest challenge")
 	}
-	user := p.cfg.Account.AuthUser
+	user := l.acct.AuthUser
 	if user == "" {
-		user = p.cfg.Account.User
+		user = l.acct.User
 	}
-	val, err := digest.Answer(ch, digest.Credentials{Username: user, Password: p.cfg.Account.Password.Reveal()}, req.Method.String(), req.Recipient.String(), 1)
+	val, err := digest.Answer(ch, digest.Credentials{Username: user, Password: l.acct.Password.Reveal()}, req.Method.String(), req.Recipient.String(), 1)
 	if err != nil {
 		return fmt.Errorf("softphone: %s: %w", req.Method, err)
 	}
@@ -236,7 +244,7 @@ func (p *Phone) authorize(req *sip.Request, res *sip.Response) error {
 		cs.SeqNo++
 		if req.Method == sip.REGISTER {
 			p.mu.Lock()
-			p.reg.cseq = cs.SeqNo
+			l.reg.cseq = cs.SeqNo
 			p.mu.Unlock()
 		}
 	}

@@ -154,7 +154,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 
-	c := &Call{p: p, id: req.CallID().Value(), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
+	c := &Call{p: p, line: p.lineForUser(req.Recipient.User), id: req.CallID().Value(), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
 		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
 	if c.stream, err = newStream(c, p.localIP); err != nil {
 		reply(req, tx, 500, "no media port")
@@ -210,7 +210,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Unlock()
 		c.stream.configure(rm, cd, c.local.dir)
 		res := sip.NewSDPResponseFromRequest(treq, body)
-		res.AppendHeader(p.contactHeader())
+		res.AppendHeader(p.contactHeader(c.line))
 		if err := tx.Respond(res); err != nil {
 			c.end(err, false)
 			return
@@ -226,10 +226,10 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	ringing := sip.NewResponseFromRequest(treq, 180, "Ringing", nil)
-	ringing.AppendHeader(p.contactHeader())
+	ringing.AppendHeader(p.contactHeader(c.line))
 	respond(tx, ringing)
 	p.log.Info("call received", logCallID, c.id, "from", c.remote)
-	csf.Publish(p.cfg.Events, CallReceived{Call: c, From: c.remote})
+	csf.Publish(p.cfg.Events, CallReceived{Call: c, From: c.remote, Line: c.line.acct.AOR()})
 	csf.Publish(p.cfg.Events, CallStateChanged{Call: c, From: CallIncoming, State: CallIncoming})
 
 	for {
@@ -250,7 +250,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			body := c.local.marshal()
 			c.mu.Unlock()
 			res := sip.NewSDPResponseFromRequest(treq, body)
-			res.AppendHeader(p.contactHeader())
+			res.AppendHeader(p.contactHeader(c.line))
 			res.AppendHeader(sip.NewHeader("Allow", allowed))
 			if hasSE && p.sessionInterval() > 0 {
 				// RFC 4028 section 9: the UAC refreshes when it said so or
@@ -349,7 +349,7 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.remoteMedia = rm
 	c.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(req, body)
-	res.AppendHeader(p.contactHeader())
+	res.AppendHeader(p.contactHeader(c.line))
 	se, who, hasSE := sessionExpires(req.GetHeader("Session-Expires"))
 	if hasSE {
 		if who == "" {
@@ -436,7 +436,7 @@ func (p *Phone) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(p.contactHeader())
+	res.AppendHeader(p.contactHeader(c.line))
 	se, who, hasSE := sessionExpires(req.GetHeader("Session-Expires"))
 	if hasSE {
 		if who == "" {

@@ -94,7 +94,7 @@ func (c *Call) refer(ctx context.Context, referTo string) error {
 	}()
 	req := c.inDialog(sip.REFER)
 	req.AppendHeader(sip.NewHeader("Refer-To", referTo))
-	req.AppendHeader(sip.NewHeader("Referred-By", "<"+c.p.AOR()+">"))
+	req.AppendHeader(sip.NewHeader("Referred-By", "<"+c.line.acct.AOR()+">"))
 	res, err := c.p.transact(ctx, req, nil)
 	if err != nil {
 		return fmt.Errorf("softphone: transfer: %w", err)
@@ -222,7 +222,7 @@ func (p *Phone) transfer(c *Call, target, replaces string) {
 	defer cancel()
 	c.notifyRefer(ctx, "SIP/2.0 100 Trying", false)
 	c.mu.Lock()
-	opts := &CallOptions{Source: c.stream.currentSource(), Sink: c.stream.currentSink()}
+	opts := &CallOptions{Source: c.stream.currentSource(), Sink: c.stream.currentSink(), Line: c.line.acct.User}
 	c.mu.Unlock()
 	nc, err := p.dial(ctx, target, opts, replaces)
 	code := 200
