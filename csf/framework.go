@@ -230,6 +230,7 @@ func (fw *Framework) startService(ctx context.Context, name, op string) error {
 		Logger:   fw.log.With("service", name),
 		Events:   fw.bus.NewPublisher(name),
 		Settings: fw.settings,
+		Callers:  frameworkCallers{fw},
 	}
 	if fw.cfg.Trust != nil {
 		env.Roots = fw.cfg.Trust.Pool()

@@ -327,3 +327,38 @@ func readZip(t *testing.T, b []byte) map[string]string {
 	require.Len(t, out, 4, strings.Join([]string{"files:"}, ""))
 	return out
 }
+
+type fakeDirectory struct{ fakeService }
+
+func (fakeDirectory) LookupCaller(ctx context.Context, id string) (csf.Person, error) {
+	if id == "+15550001" {
+		return csf.Person{CallerID: id, Name: "Carol Jones", JID: "carol@example.test"}, nil
+	}
+	return csf.Person{CallerID: id}, csf.ErrCallerUnknown
+}
+
+func TestEnvCallersFindsTheRunningDirectory(t *testing.T) {
+	j := &journal{}
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	var env csf.Env
+	require.NoError(t, fw.Register(csf.ServiceSpec{Name: "voicemail", New: func(e csf.Env) (csf.Service, error) {
+		env = e
+		return &fakeService{name: "voicemail", j: j, env: e}, nil
+	}}))
+	require.NoError(t, fw.Register(csf.ServiceSpec{Name: "directory", New: func(e csf.Env) (csf.Service, error) {
+		return &fakeDirectory{fakeService{name: "directory", j: j, env: e}}, nil
+	}}))
+	require.NoError(t, fw.Start(t.Context()))
+
+	p, err := env.Callers.LookupCaller(t.Context(), "+15550001")
+	require.NoError(t, err)
+	assert.Equal(t, "Carol Jones", p.Name)
+	_, err = env.Callers.LookupCaller(t.Context(), "+19999")
+	assert.ErrorIs(t, err, csf.ErrCallerUnknown)
+
+	require.NoError(t, fw.Restart(t.Context(), "directory"), "a restarted directory is found again")
+	p, err = env.Callers.LookupCaller(t.Context(), "+15550001")
+	require.NoError(t, err)
+	assert.Equal(t, "carol@example.test", p.JID)
+}

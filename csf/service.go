@@ -80,6 +80,9 @@ type Env struct {
 	// Roots is the trust store from the configuration, nil for the system
 	// roots.
 	Roots *x509.CertPool
+	// Callers resolves caller IDs through the directory service running
+	// in the framework, if any; never nil.
+	Callers CallerDirectory
 }
 
 // ServiceSpec registers a service with the framework.

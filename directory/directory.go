@@ -472,3 +472,20 @@ func Spec(cfg Config) csf.ServiceSpec {
 }
 
 var _ csf.Service = (*Directory)(nil)
+
+// LookupCaller implements [csf.CallerDirectory], so that the soft phone and
+// voicemail put names on incoming calls and messages through the
+// framework. Nobody with the number, or a caller ID that is no number,
+// matches [csf.ErrCallerUnknown].
+func (d *Directory) LookupCaller(ctx context.Context, callerID string) (csf.Person, error) {
+	p, err := d.Lookup(ctx, callerID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidCallerID) {
+			err = fmt.Errorf("%w: %w", csf.ErrCallerUnknown, err)
+		}
+		return csf.Person{CallerID: callerID}, err
+	}
+	return csf.Person{CallerID: callerID, Name: p.Name, JID: p.JID, Mailbox: p.Mailbox}, nil
+}
+
+var _ csf.CallerDirectory = (*Directory)(nil)

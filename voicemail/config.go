@@ -69,6 +69,10 @@ type Config struct {
 	// Events publishes a Mailbox's events; nil means none. The framework
 	// sets it through [Spec].
 	Events *csf.Publisher
+	// Callers puts a directory name on each new message's caller
+	// ([MessageArrived.Caller]); nil means no lookup. The framework sets it
+	// through [Spec] to the directory service it runs, if any.
+	Callers csf.CallerDirectory
 
 	forcePoll bool // tests: NOOP polling even where IDLE is offered
 }

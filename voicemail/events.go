@@ -6,6 +6,10 @@ import "github.com/opencsf/opencsf/csf"
 type MessageArrived struct {
 	csf.EventHeader
 	Message Voicemail
+	// Caller is who left the message: resolved in the directory when one
+	// runs and knows the number, else the name and number from the
+	// message's headers.
+	Caller csf.Person
 }
 
 // MessageChanged reports a message whose flags changed (heard, unheard,

@@ -93,6 +93,9 @@ func Spec(base Config) csf.ServiceSpec {
 			if cfg.Events == nil {
 				cfg.Events = env.Events
 			}
+			if cfg.Callers == nil {
+				cfg.Callers = env.Callers
+			}
 			if cfg.TLS == nil && cfg.Trust == nil && env.Roots != nil {
 				host, _, _ := net.SplitHostPort(cfg.Server)
 				cfg.TLS = &tls.Config{ServerName: host, RootCAs: env.Roots, MinVersion: tls.VersionTLS12}
@@ -278,7 +281,7 @@ func (m *Mailbox) sync(ctx context.Context, conn *Conn) error {
 		csf.Publish(m.pub, MessageRemoved{ID: id})
 	}
 	for _, v := range arrived {
-		csf.Publish(m.pub, MessageArrived{Message: v})
+		csf.Publish(m.pub, MessageArrived{Message: v, Caller: m.resolveCaller(ctx, v)})
 	}
 	for _, v := range changed {
 		csf.Publish(m.pub, MessageChanged{Message: v})
@@ -542,4 +545,32 @@ func (m *Mailbox) Close() error {
 		}
 	}
 	return nil
+}
+
+// callerLookupTimeout bounds a directory lookup, so that a slow directory
+// delays a new-message event by no more than this.
+const callerLookupTimeout = 2 * time.Second
+
+// resolveCaller asks the directory who left v. The message's own caller
+// name stays the fallback: a directory that does not know the number, or
+// is down, yields a Person with only the caller ID.
+func (m *Mailbox) resolveCaller(ctx context.Context, v Voicemail) csf.Person {
+	p := csf.Person{CallerID: v.CallerNumber, Name: v.CallerName}
+	if m.cfg.Callers == nil || v.CallerNumber == "" {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(ctx, callerLookupTimeout)
+	defer cancel()
+	found, err := m.cfg.Callers.LookupCaller(ctx, v.CallerNumber)
+	if err != nil {
+		if !errors.Is(err, csf.ErrCallerUnknown) {
+			m.log.Warn("caller lookup failed", "caller_id", v.CallerNumber, "err", err)
+		}
+		return p
+	}
+	if found.Name == "" {
+		found.Name = v.CallerName
+	}
+	found.CallerID = v.CallerNumber
+	return found
 }
