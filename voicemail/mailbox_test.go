@@ -117,6 +117,9 @@ func TestIntegrationMailbox(t *testing.T) {
 
 	t.Run("IdleNotificationDoveadmSave", func(t *testing.T) {
 		if _, err := exec.LookPath("doveadm"); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("doveadm is not installed (CI=true: a missing server is a failure)")
+			}
 			t.Skip("doveadm is not installed")
 		}
 		cfg := labConfig(t, d, "carol", false)
