@@ -448,6 +448,10 @@ func (c *Client) pinger(s *session) {
 		case <-c.life.Done():
 			return
 		}
+		began := time.Now()
+		if time.Unix(0, s.raw.lastRead.Load()).After(began.Add(-c.cfg.PingInterval)) {
+			continue // the server spoke lately: the connection lives
+		}
 		ctx, cancel := context.WithTimeout(c.life, c.cfg.PingTimeout)
 		err := c.pingOn(ctx, s)
 		cancel()
@@ -455,6 +459,11 @@ func (c *Client) pinger(s *session) {
 			var se *StanzaError
 			if errors.As(err, &se) {
 				continue // the server answered, even if with an error
+			}
+			if time.Unix(0, s.raw.lastRead.Load()).After(began) {
+				// The answer is stuck behind a backlog, but the server is
+				// talking: not a dead connection.
+				continue
 			}
 			c.log.Warn("ping failed, dropping connection", "err", err)
 			s.xs.Conn().Close()

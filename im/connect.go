@@ -1,6 +1,7 @@
 package im
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/xml"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/opencsf/opencsf/csf"
 	"github.com/opencsf/opencsf/im/internal/sm"
@@ -70,15 +72,19 @@ func trimDot(s string) string {
 // passes the limit, so that one huge stanza cannot exhaust memory.
 type limitConn struct {
 	net.Conn
-	limit   int64
-	since   atomic.Int64
-	enabled atomic.Bool
+	limit    int64
+	since    atomic.Int64
+	enabled  atomic.Bool
+	lastRead atomic.Int64 // unix nanoseconds of the last read that returned data
 }
 
 var errStanzaTooBig = errors.New("im: inbound stanza exceeds the size limit")
 
 func (l *limitConn) Read(p []byte) (int, error) {
 	n, err := l.Conn.Read(p)
+	if n > 0 {
+		l.lastRead.Store(time.Now().UnixNano())
+	}
 	if l.enabled.Load() && l.since.Add(int64(n)) > l.limit {
 		return n, errStanzaTooBig
 	}
@@ -86,6 +92,29 @@ func (l *limitConn) Read(p []byte) (int, error) {
 }
 
 func (l *limitConn) mark() { l.since.Store(0) }
+
+// byteConn is the TLS connection with our own read buffer. mellium's
+// decoder reads from it byte by byte (it implements io.ByteReader, so
+// encoding/xml adds no buffer of its own), and after negotiation our
+// tokenizer reads on from the same buffer: nothing the server sent right
+// after <resumed/> or <enabled/> is lost between the two.
+type byteConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func newByteConn(c net.Conn) *byteConn { return &byteConn{Conn: c, br: bufio.NewReaderSize(c, 4096)} }
+
+func (b *byteConn) Read(p []byte) (int, error) { return b.br.Read(p) }
+func (b *byteConn) ReadByte() (byte, error)    { return b.br.ReadByte() }
+
+// ConnectionState lets mellium see the TLS state (for channel binding).
+func (b *byteConn) ConnectionState() tls.ConnectionState {
+	if tc, ok := b.Conn.(*tls.Conn); ok {
+		return tc.ConnectionState()
+	}
+	return tls.ConnectionState{}
+}
 
 // negotiated is what stream negotiation decided for one connection.
 type negotiated struct {
@@ -99,12 +128,13 @@ type negotiated struct {
 	jid      jid.JID
 	mech     string
 	tlsState tls.ConnectionState
+	conn     *byteConn // the TLS connection, once there is one
 }
 
 // session is one live connection.
 type session struct {
 	xs     *xmpp.Session
-	conn   net.Conn // what we write to: the TLS connection
+	conn   *byteConn // what we read from and write to: the TLS connection
 	raw    *limitConn
 	neg    *negotiated
 	server string
@@ -159,20 +189,26 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 	tlsCfg := c.tlsConfig()
 	host := tlsCfg.ServerName
 	var rw net.Conn = raw
+	var state xmpp.SessionState
+	neg := &negotiated{}
 	if ep.directTLS {
 		tc := tls.Client(raw, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			tcp.Close()
 			return nil, fmt.Errorf("im: connect %s: %w", ep.addr, c.trust.Classify(host, err))
 		}
-		rw = tc
+		neg.tlsState = tc.ConnectionState()
+		neg.conn = newByteConn(tc)
+		rw, state = neg.conn, xmpp.Secure
 	}
-	neg := &negotiated{}
 	features := []xmpp.StreamFeature{c.saslFeature(neg), channelBindingTypes, c.bindFeature(neg)}
 	if !ep.directTLS {
 		features = append([]xmpp.StreamFeature{c.startTLSFeature(tlsCfg, neg)}, features...)
 	}
-	xs, err := xmpp.NewClientSession(ctx, c.origin, rw, features...)
+	xs, err := xmpp.NewSession(ctx, c.bare.Domain(), c.origin, rw, state,
+		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: features}
+		}))
 	if err != nil {
 		tcp.Close()
 		var te *csf.TLSError
@@ -184,11 +220,11 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 		}
 		return nil, fmt.Errorf("im: negotiate with %s: %w", ep.addr, err)
 	}
-	if tc, ok := rw.(*tls.Conn); ok {
-		neg.tlsState = tc.ConnectionState()
+	if neg.conn == nil {
+		tcp.Close()
+		return nil, fmt.Errorf("im: negotiate with %s: no TLS", ep.addr)
 	}
-	conn := xs.Conn()
-	return &session{xs: xs, conn: conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
+	return &session{xs: xs, conn: neg.conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
 }
 
 // startTLSFeature is STARTTLS (RFC 6120 section 5) with an explicit
@@ -218,7 +254,8 @@ func (c *Client) startTLSFeature(cfg *tls.Config, neg *negotiated) xmpp.StreamFe
 			return 0, nil, c.trust.Classify(cfg.ServerName, err)
 		}
 		neg.tlsState = tc.ConnectionState()
-		return xmpp.Secure, tc, nil
+		neg.conn = newByteConn(tc)
+		return xmpp.Secure, neg.conn, nil
 	}
 	return f
 }

@@ -4,48 +4,88 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/opencsf/opencsf/csf"
 	"github.com/opencsf/opencsf/im/internal/sm"
+	"github.com/opencsf/opencsf/im/internal/xmltok"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stream"
+)
+
+// nsStreams is the namespace of the stream element and stream errors.
+const (
+	nsStreams      = "http://etherx.jabber.org/streams"
+	nsStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
 )
 
 // read is the session's single reader: it decodes each top-level element
 // and handles it, until the stream ends. Handling never blocks on the
 // network or on subscribers: replies go to the outbox, events to the bus.
+//
+// Negotiation read through mellium; from here on the stream is read with
+// our tokenizer (internal/xmltok) from the same buffer, several times
+// cheaper than encoding/xml's, with encoding/xml only mapping elements to
+// structs.
 func (c *Client) read(s *session) error {
-	r := s.xs.TokenReader()
-	defer r.Close()
-	d := xml.NewTokenDecoder(r)
+	tr := xmltok.NewReader(s.conn.br, nsClient, map[string]string{"stream": nsStreams})
+	d := xml.NewTokenDecoder(tr)
 	s.raw.mark()
 	s.raw.enabled.Store(true)
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			var se stream.Error
-			if errors.As(err, &se) {
-				return &StreamError{Condition: se.Err}
-			}
-			if err == io.EOF {
-				return io.ErrUnexpectedEOF
+			if errors.Is(err, xmltok.ErrRestricted) {
+				c.log.Warn("server sent restricted XML", "err", err)
 			}
 			return err
 		}
 		start, ok := tok.(xml.StartElement)
 		if !ok {
-			if _, end := tok.(xml.EndElement); end {
-				return io.EOF
-			}
 			continue // whitespace keep-alive
+		}
+		if start.Name.Space == nsStreams {
+			if start.Name.Local == "error" {
+				return decodeStreamError(d, start)
+			}
+			return fmt.Errorf("im: unexpected stream element %s", start.Name.Local)
 		}
 		if err := c.handle(d, start); err != nil {
 			return err
 		}
 		s.raw.mark()
+	}
+}
+
+func decodeStreamError(d *xml.Decoder, start xml.StartElement) error {
+	se := &StreamError{}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return se
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if t.Name.Space == nsStreamErrors {
+				if t.Name.Local == "text" {
+					var txt string
+					_ = d.DecodeElement(&txt, &t)
+					se.Text = txt
+					continue
+				}
+				if se.Condition == "" {
+					se.Condition = t.Name.Local
+				}
+			}
+			if err := d.Skip(); err != nil {
+				return se
+			}
+		case xml.EndElement:
+			if se.Condition == "" {
+				se.Condition = "undefined-condition"
+			}
+			return se
+		}
 	}
 }
 
@@ -94,7 +134,9 @@ func (c *Client) handle(d *xml.Decoder, start xml.StartElement) error {
 		c.mu.Lock()
 		_, err := c.sm.Ack(h)
 		c.ackAsked = false
-		more := len(c.outbox) > 0
+		// More to write, or more to have acknowledged: the writer decides
+		// when to ask again.
+		more := len(c.outbox) > 0 || c.sm.Pending() > 0
 		c.mu.Unlock()
 		if err != nil {
 			return err
@@ -115,7 +157,18 @@ func (c *Client) received() {
 	c.mu.Lock()
 	c.sm.Received()
 	c.counters.received++
+	// Acknowledge unasked now and then (XEP-0198 section 4 allows it): the
+	// server's queue of stanzas unacknowledged by us then stays short
+	// under a burst (prosody's queue operations grow with its length), and
+	// it waits for fewer <r/> round trips.
+	kick := c.sm.Enabled() && c.sm.In()%ackEvery == 0
+	if kick {
+		c.ackWanted = true
+	}
 	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
 }
 
 // drop logs a stanza we refuse to act on.
@@ -245,10 +298,10 @@ func (c *Client) deliver(m *wireMessage, dir Direction, carbon bool, delay *wire
 // it offline and archived it, or when the sender re-sent it after a
 // failed resumption.
 func (c *Client) firstTime(peer, id, archiveID string) bool {
-	bare := peer
-	if j, err := jid.Parse(peer); err == nil {
-		bare = j.Bare().String()
-	}
+	// The server writes addresses in canonical form: cutting the resource
+	// off is enough for a de-duplication key (and far cheaper than
+	// parsing, on the path of every message).
+	bare, _, _ := strings.Cut(peer, "/")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if archiveID != "" {
