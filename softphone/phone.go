@@ -76,7 +76,7 @@ func New(cfg Config) (*Phone, error) {
 		tp:       strings.ToUpper(cfg.Transport),
 	}
 	for _, a := range append([]Account{cfg.Account}, cfg.Lines...) {
-		p.lines = append(p.lines, &line{acct: a, wake: make(chan struct{}, 1)})
+		p.lines = append(p.lines, &line{acct: a})
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
@@ -85,8 +85,7 @@ func New(cfg Config) (*Phone, error) {
 // line is one account on the phone's socket.
 type line struct {
 	acct Account
-	reg  regState      // guarded by Phone.mu
-	wake chan struct{} // nudges its registration loop
+	reg  regState // guarded by Phone.mu
 }
 
 // Lines returns the address of record of every line, the first being
@@ -188,19 +187,25 @@ func (p *Phone) Start(ctx context.Context) error {
 	if p.cfg.NoRegister {
 		return nil
 	}
+	// Lines register in parallel, a bounded number at a time.
 	granted := make([]time.Duration, len(p.lines))
+	errs := make([]error, len(p.lines))
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
 	for i, l := range p.lines {
-		g, err := p.register(ctx, l, p.cfg.Expires, false)
-		if err != nil {
-			p.setErr(err)
-			return err
-		}
-		granted[i] = g
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			granted[i], errs[i] = p.register(ctx, l, p.cfg.Expires, false)
+		})
 	}
-	for i, l := range p.lines {
-		p.work.Add(1)
-		go p.registrationLoop(l, granted[i], i == 0)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		p.setErr(err)
+		return err
 	}
+	p.work.Add(1)
+	go p.registrationLoop(granted)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package softphone
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -114,88 +116,162 @@ func grantedExpiry(res *sip.Response, ours sip.Uri, asked time.Duration) time.Du
 	return asked
 }
 
-// registrationLoop refreshes the registration at half its lifetime and
-// re-registers with backoff after a failure, until the phone closes. A
+// refreshWorkers bounds the registrations a phone runs at once.
+const refreshWorkers = 16
+
+// regResult is what a refresh worker hands back to the scheduler.
+type regResult struct {
+	l       *line
+	granted time.Duration
+	err     error
+}
+
+// registrationLoop is the phone's one registration scheduler: a timer heap
+// over every line (no goroutine per line), refreshing each at its refresh
+// delay, re-registering with backoff after a failure, and, on TCP and TLS,
+// sending CRLF keep-alives and re-registering every line at once when the
+// flow broke. Refreshes run on a bounded set of worker goroutines. A
 // registrar that restarted and forgot us is found at the next refresh.
-func (p *Phone) registrationLoop(l *line, granted time.Duration, watchFlow bool) {
+func (p *Phone) registrationLoop(granted []time.Duration) {
 	defer p.work.Done()
-	aor := l.acct.AOR()
-	csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: granted})
-	p.log.Info("registered", "expires", granted)
-	failures := 0
-	next := p.refreshDelay(granted)
+	now := time.Now()
+	h := make(regHeap, 0, len(p.lines))
+	state := make(map[*line]*regItem, len(p.lines))
+	for i, l := range p.lines {
+		csf.Publish(p.cfg.Events, Registered{AOR: l.acct.AOR(), Expires: granted[i]})
+		it := &regItem{l: l, due: now.Add(p.refreshDelay(granted[i]))}
+		state[l] = it
+		heap.Push(&h, it)
+	}
+	p.log.Info("registered", "lines", len(p.lines))
 	var keepAlive <-chan time.Time
-	if ka := p.keepAliveInterval(); ka > 0 && watchFlow {
+	if ka := p.keepAliveInterval(); ka > 0 {
 		tk := time.NewTicker(ka)
 		defer tk.Stop()
 		keepAlive = tk.C
 	}
-	for {
-		t := time.NewTimer(next)
-	wait:
-		for {
+	results := make(chan regResult)
+	sem := make(chan struct{}, refreshWorkers)
+	inFlight := 0
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	start := func(it *regItem) {
+		it.running = true
+		inFlight++
+		workers.Go(func() {
 			select {
+			case sem <- struct{}{}:
 			case <-p.ctx.Done():
-				t.Stop()
-				return
-			case <-l.wake:
-				t.Stop()
-				break wait
-			case <-keepAlive:
-				if p.pingFlow() {
-					continue
-				}
-				// The flow broke (a registrar restart, a NAT or a network
-				// change): register again now over a new one.
-				p.log.Warn("flow to the registrar lost; registering again")
-				p.count("flow_failures")
-				for _, other := range p.lines[1:] {
-					select {
-					case other.wake <- struct{}{}:
-					default:
-					}
-				}
-				t.Stop()
-				break wait
-			case <-t.C:
-				break wait
-			}
-		}
-		p.mu.Lock()
-		stopping := p.shutdowns
-		p.mu.Unlock()
-		if stopping {
-			return
-		}
-		ctx, cancel := context.WithTimeout(p.ctx, 32*time.Second)
-		g, err := p.register(ctx, l, p.cfg.Expires, false)
-		cancel()
-		if p.ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			p.mu.Lock()
-			l.reg.registered = false
-			p.lastErr = err
-			p.since = time.Now()
-			p.counters["registration_failures"]++
-			p.mu.Unlock()
-			retrying := !errors.Is(err, ErrAuthFailed)
-			csf.Publish(p.cfg.Events, RegistrationFailed{AOR: aor, Err: err, Retrying: retrying})
-			if !retrying {
-				p.log.Error("registration refused", "err", err)
+				results <- regResult{l: it.l, err: p.ctx.Err()}
 				return
 			}
-			p.log.Warn("registration failed", "err", err)
-			next = retryPolicy.Delay(failures)
-			failures++
-			continue
-		}
-		failures = 0
-		p.count("registrations")
-		csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: g, Refresh: true})
-		next = p.refreshDelay(g)
+			ctx, cancel := context.WithTimeout(p.ctx, 32*time.Second)
+			g, err := p.register(ctx, it.l, p.cfg.Expires, false)
+			cancel()
+			<-sem
+			results <- regResult{l: it.l, granted: g, err: err}
+		})
 	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if len(h) > 0 {
+			timer.Reset(max(time.Until(h[0].due), 0))
+		}
+		select {
+		case <-p.ctx.Done():
+			// Drain the workers, which end with p.ctx.
+			for inFlight > 0 {
+				<-results
+				inFlight--
+			}
+			return
+		case <-keepAlive:
+			if p.pingFlow() {
+				continue
+			}
+			// The flow broke (a registrar restart, a NAT or a network
+			// change): register every line again now, over a new one.
+			p.log.Warn("flow to the registrar lost; registering again")
+			p.count("flow_failures")
+			for len(h) > 0 {
+				start(heap.Pop(&h).(*regItem))
+			}
+		case <-timer.C:
+			for len(h) > 0 && !h[0].due.After(time.Now()) {
+				start(heap.Pop(&h).(*regItem))
+			}
+		case r := <-results:
+			inFlight--
+			it := state[r.l]
+			it.running = false
+			if p.ctx.Err() != nil {
+				continue
+			}
+			p.mu.Lock()
+			stopping := p.shutdowns
+			p.mu.Unlock()
+			if stopping {
+				continue
+			}
+			aor := r.l.acct.AOR()
+			if r.err != nil {
+				p.mu.Lock()
+				r.l.reg.registered = false
+				p.lastErr = r.err
+				p.since = time.Now()
+				p.counters["registration_failures"]++
+				p.mu.Unlock()
+				retrying := !errors.Is(r.err, ErrAuthFailed)
+				csf.Publish(p.cfg.Events, RegistrationFailed{AOR: aor, Err: r.err, Retrying: retrying})
+				if !retrying {
+					p.log.Error("registration refused", "aor", aor, "err", r.err)
+					continue // this line stays unregistered
+				}
+				p.log.Warn("registration failed", "aor", aor, "err", r.err)
+				it.due = time.Now().Add(retryPolicy.Delay(it.failures))
+				it.failures++
+				heap.Push(&h, it)
+				continue
+			}
+			it.failures = 0
+			p.count("registrations")
+			csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: r.granted, Refresh: true})
+			it.due = time.Now().Add(p.refreshDelay(r.granted))
+			heap.Push(&h, it)
+		}
+	}
+}
+
+// regItem is one line in the scheduler's heap.
+type regItem struct {
+	l        *line
+	due      time.Time
+	failures int
+	running  bool
+	index    int
+}
+
+// regHeap orders lines by when their registration is due.
+type regHeap []*regItem
+
+func (h regHeap) Len() int           { return len(h) }
+func (h regHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h regHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *regHeap) Push(x any) {
+	it := x.(*regItem)
+	it.index = len(*h)
+	*h = append(*h, it)
+}
+func (h *regHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return it
 }
 
 // challengeStale reports a challenge with stale=true: our credentials were

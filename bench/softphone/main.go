@@ -35,8 +35,9 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long the calls carry RTP")
 	par := flag.Int("parallel", 32, "registrations and call set-ups in flight at once")
 	withSipp := flag.Bool("sipp", false, "also measure SIPp carrying the same calls")
+	nPhones := flag.Int("phones", 2, "phones (SIP sockets, media loops) the lines are spread over; 0 means one per line")
 	flag.Parse()
-	if err := run(*lines, *calls, *dur, *par, *withSipp); err != nil {
+	if err := run(*lines, *calls, *dur, *par, *nPhones, *withSipp); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -55,7 +56,7 @@ func heap() uint64 {
 	return m.HeapInuse + m.StackInuse
 }
 
-func run(lines, calls int, dur time.Duration, par int, withSipp bool) error {
+func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) error {
 	ctx := context.Background()
 	n := max(lines, 2*calls)
 	users := make([]lab.User, n)
@@ -69,10 +70,18 @@ func run(lines, calls int, dur time.Duration, par int, withSipp bool) error {
 	defer k.Close()
 	fmt.Printf("machine: %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
 
-	phones := make([]*softphone.Phone, n)
+	if nPhones <= 0 || nPhones > n {
+		nPhones = n
+	}
+	// Line i lives on phone i % nPhones; call j goes from line 2j to 2j+1.
+	accounts := make([][]softphone.Account, nPhones)
+	for i, u := range users {
+		accounts[i%nPhones] = append(accounts[i%nPhones], softphone.Account{User: u.Name, Domain: k.Domain, Password: config.Secret(u.Password)})
+	}
+	phones := make([]*softphone.Phone, nPhones)
 	for i := range phones {
 		p, err := softphone.New(softphone.Config{
-			Account:   softphone.Account{User: users[i].Name, Domain: k.Domain, Password: config.Secret(users[i].Password)},
+			Account: accounts[i][0], Lines: accounts[i][1:],
 			Registrar: k.UDPAddr, ListenIP: "127.0.0.1", Expires: time.Hour,
 		})
 		if err != nil {
@@ -80,6 +89,7 @@ func run(lines, calls int, dur time.Duration, par int, withSipp bool) error {
 		}
 		phones[i] = p
 	}
+	phoneOf := func(line int) *softphone.Phone { return phones[line%nPhones] }
 	defer func() {
 		var wg sync.WaitGroup
 		for _, p := range phones {
@@ -90,11 +100,12 @@ func run(lines, calls int, dur time.Duration, par int, withSipp bool) error {
 
 	// Registrations.
 	h0, c0, t0 := heap(), cpu(), time.Now()
-	if err := forEach(n, par, func(i int) error { return phones[i].Start(ctx) }); err != nil {
+	if err := forEach(nPhones, par, func(i int) error { return phones[i].Start(ctx) }); err != nil {
 		return err
 	}
 	elapsed, used := time.Since(t0), cpu()-c0
 	h1 := heap()
+	fmt.Printf("lines spread over %d phones (SIP sockets and media loops)\n", nPhones)
 	fmt.Printf("registration: %d lines in %v: %.0f REGISTER/s (digest, 2 transactions each), %.1f µs CPU per registration\n",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(used.Microseconds())/float64(n))
 	fmt.Printf("memory per registered idle line: %.1f KiB (heap+stacks, %d goroutines in all)\n",
@@ -105,32 +116,34 @@ func run(lines, calls int, dur time.Duration, par int, withSipp bool) error {
 	var mu sync.Mutex
 	var setups []time.Duration
 	active := make([]*softphone.Call, calls)
-	answered := make(chan struct{}, calls)
+	answered := make(chan struct{}, 2*calls)
 	stopAnswer := make(chan struct{})
 	var answerers sync.WaitGroup
+	callees := map[*softphone.Phone]bool{}
 	for i := range calls {
-		callee := phones[2*i+1]
+		callees[phoneOf(2*i+1)] = true
+	}
+	for callee := range callees {
 		answerers.Go(func() {
 			for {
 				for _, c := range callee.Calls() {
-					if c.State() == softphone.CallIncoming {
+					if c.Direction() == softphone.Incoming && c.State() == softphone.CallIncoming {
 						if c.Answer(ctx, &softphone.CallOptions{Source: &audio.Tone{Frequency: 1000}}) == nil {
 							answered <- struct{}{}
 						}
-						return
 					}
 				}
 				select {
 				case <-stopAnswer:
 					return
-				case <-time.After(5 * time.Millisecond):
+				case <-time.After(2 * time.Millisecond):
 				}
 			}
 		})
 	}
 	err = forEach(calls, par, func(i int) error {
 		start := time.Now()
-		c, err := phones[2*i].Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: &audio.Tone{Frequency: 440}})
+		c, err := phoneOf(2*i).Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: &audio.Tone{Frequency: 440}, Line: users[2*i].Name})
 		if err != nil {
 			return err
 		}
@@ -188,6 +201,9 @@ func totals(phones []*softphone.Phone) sum {
 	var s sum
 	for _, p := range phones {
 		for _, c := range p.Calls() {
+			if c.Direction() != softphone.Outgoing && c.Direction() != softphone.Incoming {
+				continue
+			}
 			st := c.Stats()
 			s.sent += st.PacketsSent
 			s.recv += st.PacketsReceived
