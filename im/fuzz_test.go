@@ -3,6 +3,8 @@ package im
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -149,4 +151,43 @@ func TestOversizedStanzaEndsSession(t *testing.T) {
 	if !strings.Contains(err.Error(), errStanzaTooBig.Error()) {
 		t.Fatalf("got %v, want the size limit", err)
 	}
+}
+
+// FuzzDecodeMessage is differential: the reflection-free message decoder
+// agrees with encoding/xml's DecodeElement on every message both accept.
+func FuzzDecodeMessage(f *testing.F) {
+	for _, s := range seeds {
+		if strings.HasPrefix(s, "<message") {
+			f.Add([]byte(s))
+		}
+	}
+	f.Add([]byte(`<message><body xml:lang='en'>a<x>y</x>b</body><body>second</body><thread>t</thread><subject>s</subject></message>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decode := func(fast bool) (*wireMessage, error) {
+			d := xml.NewDecoder(bytes.NewReader(data))
+			d.DefaultSpace = nsClient
+			start, err := nextStart(d)
+			if err != nil {
+				return nil, err
+			}
+			if start.Name.Local != "message" {
+				return nil, errors.New("not a message")
+			}
+			var m wireMessage
+			if fast {
+				err = decodeMessage(d, start, &m)
+			} else {
+				err = d.DecodeElement(&m, &start)
+			}
+			return &m, err
+		}
+		want, werr := decode(false)
+		got, gerr := decode(true)
+		if werr != nil || gerr != nil {
+			return
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("decodeMessage %+v, DecodeElement %+v", got, want)
+		}
+	})
 }

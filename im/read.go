@@ -95,7 +95,7 @@ func (c *Client) handle(d *xml.Decoder, start xml.StartElement) error {
 	switch start.Name {
 	case xml.Name{Space: nsClient, Local: "message"}:
 		var m wireMessage
-		if err := d.DecodeElement(&m, &start); err != nil {
+		if err := decodeMessage(d, start, &m); err != nil {
 			return fmt.Errorf("im: bad message: %w", err)
 		}
 		c.onMessage(&m)
