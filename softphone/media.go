@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -62,40 +63,77 @@ type Stats struct {
 	DecryptFailures uint64
 }
 
-// mediaEngine paces every stream of a phone from one loop: one timer for
-// all calls rather than a goroutine and ticker per stream.
+// mediaEngine paces every stream of a phone: one loop per core (shard),
+// each with one timer for all its calls, rather than a goroutine and ticker
+// per stream.
 type mediaEngine struct {
-	p  *Phone
+	p      *Phone
+	shards []*mediaShard
+	mu     sync.Mutex // guards next
+	next   int        // round-robin shard for the next stream
+}
+
+// mediaShard is one pacing loop and its streams.
+type mediaShard struct {
 	mu sync.Mutex // guards streams
 	// streams in the order added; a stream is removed when its call ends.
 	streams []*stream
 }
 
-func newMediaEngine(p *Phone) (*mediaEngine, error) { return &mediaEngine{p: p}, nil }
+func newMediaEngine(p *Phone) (*mediaEngine, error) {
+	m := &mediaEngine{p: p}
+	for range max(runtime.GOMAXPROCS(0), 1) {
+		m.shards = append(m.shards, &mediaShard{})
+	}
+	return m, nil
+}
 
 func (m *mediaEngine) add(s *stream) {
 	m.mu.Lock()
-	m.streams = append(m.streams, s)
+	sh := m.shards[m.next%len(m.shards)]
+	m.next++
 	m.mu.Unlock()
+	sh.mu.Lock()
+	sh.streams = append(sh.streams, s)
+	sh.mu.Unlock()
+	s.shard = sh
 }
 
 func (m *mediaEngine) remove(s *stream) {
-	m.mu.Lock()
-	for i, x := range m.streams {
+	sh := s.shard
+	if sh == nil {
+		return
+	}
+	sh.mu.Lock()
+	for i, x := range sh.streams {
 		if x == s {
-			m.streams = append(m.streams[:i], m.streams[i+1:]...)
+			sh.streams = append(sh.streams[:i], sh.streams[i+1:]...)
 			break
 		}
 	}
-	m.mu.Unlock()
+	sh.mu.Unlock()
 }
 
-// run ticks every 20 ms on a monotonic schedule until ctx ends.
+// run runs the shards' loops until ctx ends and waits for them.
 func (m *mediaEngine) run(ctx context.Context) {
-	start := time.Now()
+	var wg sync.WaitGroup
+	for i, sh := range m.shards {
+		// Spread the shards' ticks over the frame so their bursts of
+		// sends do not coincide.
+		offset := frameDur * time.Duration(i) / time.Duration(len(m.shards))
+		wg.Go(func() { sh.run(ctx, offset) })
+	}
+	wg.Wait()
+}
+
+// run ticks every 20 ms on a monotonic schedule until ctx ends. A frame
+// counts as late when its stream's turn comes more than 5 ms after the
+// tick was due.
+func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
+	start := time.Now().Add(offset)
 	var n int64
 	var batch []*stream
-	t := time.NewTimer(frameDur)
+	t := time.NewTimer(frameDur + offset)
 	defer t.Stop()
 	for {
 		select {
@@ -106,16 +144,19 @@ func (m *mediaEngine) run(ctx context.Context) {
 		n++
 		due := start.Add(time.Duration(n) * frameDur)
 		now := time.Now()
-		late := now.Sub(due) > 5*time.Millisecond
 		if now.Sub(due) > 10*frameDur {
 			// The machine stalled: skip ahead instead of sending a burst.
 			start, n = now, 0
+			due = now
 		}
-		m.mu.Lock()
-		batch = append(batch[:0], m.streams...)
-		m.mu.Unlock()
-		for _, s := range batch {
-			s.tick(now, late)
+		sh.mu.Lock()
+		batch = append(batch[:0], sh.streams...)
+		sh.mu.Unlock()
+		for k, s := range batch {
+			if k%32 == 0 && k > 0 {
+				now = time.Now()
+			}
+			s.tick(now, now.Sub(due) > 5*time.Millisecond)
 		}
 		clear(batch)
 		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*frameDur)), 0))
@@ -134,6 +175,7 @@ type jitterSlot struct {
 // buffer and statistics.
 type stream struct {
 	call      *Call
+	shard     *mediaShard // set by mediaEngine.add
 	rtpConn   *net.UDPConn
 	rtcpConn  *net.UDPConn
 	localPort int
