@@ -200,7 +200,7 @@ func parseRTPMap(v string) (pt uint8, name string, rate uint32, ok bool) {
 		return 0, "", 0, false
 	}
 	parts := strings.Split(strings.TrimSpace(rest), "/")
-	if len(parts) < 2 {
+	if len(parts) < 2 || parts[0] == "" {
 		return 0, "", 0, false
 	}
 	r, err := strconv.ParseUint(parts[1], 10, 32)
