@@ -138,3 +138,47 @@ func TestIntegrationSippUpdate(t *testing.T) {
 	defer cancel()
 	require.NoError(t, s.Wait(ctx))
 }
+
+// TestIntegrationSippEarlyMedia: 183 with SDP starts media before the
+// answer (the echo is heard while the call is in early media), 200 then
+// makes the call active.
+func TestIntegrationSippEarlyMedia(t *testing.T) {
+	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "early_media.xml"), RTPEcho: true, Calls: 1})
+	p := peerPhone(t, s.Addr, nil)
+	require.NoError(t, p.Start(t.Context()))
+	heard := &audio.ToneDetector{Frequency: 700}
+	early := make(chan int, 1)
+	go func() {
+		waitFor[softphone.CallStateChanged](t, p, 5*time.Second, func(e softphone.CallStateChanged) bool { return e.State == softphone.CallEarlyMedia })
+		time.Sleep(600 * time.Millisecond)
+		_, n := heard.Counts()
+		early <- n
+	}()
+	call, err := p.Dial(t.Context(), "sip:service@"+s.Addr, &softphone.CallOptions{Source: &audio.Tone{Frequency: 700}, Sink: heard})
+	require.NoError(t, err)
+	select {
+	case n := <-early:
+		assert.Greater(t, n, 5, "no early media heard before the answer")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no early media state")
+	}
+	require.NoError(t, call.Hangup(t.Context()))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Wait(ctx))
+}
+
+// TestIntegrationSippRedirect: a 302 is followed: the INVITE goes again,
+// through the outbound proxy, to the Contact's URI, which answers.
+func TestIntegrationSippRedirect(t *testing.T) {
+	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "redirect.xml"), Calls: 1})
+	p := peerPhone(t, s.Addr, nil)
+	require.NoError(t, p.Start(t.Context()))
+	call, err := p.Dial(t.Context(), "sip:service@"+s.Addr, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "sip:moved@"+s.Addr, call.Remote())
+	require.NoError(t, call.Hangup(t.Context()))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Wait(ctx))
+}
