@@ -229,9 +229,8 @@ func (c *Client) established(s *session) error {
 
 	c.log.Info("connected", "server", s.server, "bound", neg.jid.String(), "resumed", neg.resumed,
 		"stream_management", neg.smOn || neg.resumed, "sasl", neg.mech, "resent", len(resend))
-	c.wg.Add(2)
+	c.wg.Add(1)
 	go c.writer(s)
-	go c.pinger(s)
 	c.kick()
 	if !neg.resumed {
 		// Carbons before presence, so that no message slips between
@@ -354,7 +353,12 @@ const (
 )
 
 // writer writes queued stanzas to s in batches: everything queued since
-// the last write goes out in one write, followed by an ack request.
+// the last write goes out in one write, with an ack request when due. It
+// also keeps the connection alive: when the server has been silent for
+// PingInterval it pings (XEP-0199), and when neither the answer nor
+// anything else arrives within PingTimeout it drops the connection, so
+// that the supervisor reconnects. (One goroutine fewer per session than a
+// separate pinger: idle sessions are what a test fleet has most of.)
 func (c *Client) writer(s *session) {
 	defer c.wg.Done()
 	var buf []byte
@@ -362,11 +366,51 @@ func (c *Client) writer(s *session) {
 	askTimer.Stop()
 	defer askTimer.Stop()
 	askNow := false
+	var pingTick <-chan time.Time
+	if c.cfg.PingInterval > 0 {
+		t := time.NewTicker(c.cfg.PingInterval)
+		defer t.Stop()
+		pingTick = t.C
+	}
+	pingTimeout := time.NewTimer(time.Hour)
+	pingTimeout.Stop()
+	defer pingTimeout.Stop()
+	var ping *pendingIQ
+	var pingSent time.Time
+	lastRead := func() time.Time { return time.Unix(0, s.raw.lastRead.Load()) }
 	for {
 		select {
 		case <-c.wake:
 		case <-askTimer.C:
 			askNow = true
+		case now := <-pingTick:
+			if ping != nil || lastRead().After(now.Add(-c.cfg.PingInterval)) {
+				continue // a ping is out, or the server spoke lately
+			}
+			p, _, err := c.sendIQ("get", "", []byte(pingPayload))
+			if err != nil {
+				continue
+			}
+			ping, pingSent = p, now
+			pingTimeout.Reset(c.cfg.PingTimeout)
+			continue // sendIQ woke us to write it
+		case <-pingTimeout.C:
+			p := ping
+			ping = nil
+			if p == nil {
+				continue
+			}
+			select {
+			case <-p.done:
+				continue // answered (an error answer is an answer too)
+			default:
+			}
+			if lastRead().After(pingSent) {
+				continue // the answer is stuck behind a backlog, but the server talks
+			}
+			c.log.Warn("ping unanswered, dropping connection", "timeout", c.cfg.PingTimeout)
+			s.xs.Conn().Close()
+			return
 		case <-s.done:
 			return
 		case <-c.life.Done():
@@ -427,47 +471,6 @@ func (c *Client) writer(s *session) {
 			if !more {
 				break
 			}
-		}
-	}
-}
-
-// pinger pings the server when nothing was heard for PingInterval, and
-// drops the connection when the answer does not come within PingTimeout.
-func (c *Client) pinger(s *session) {
-	defer c.wg.Done()
-	if c.cfg.PingInterval < 0 {
-		return
-	}
-	t := time.NewTicker(c.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-s.done:
-			return
-		case <-c.life.Done():
-			return
-		}
-		began := time.Now()
-		if time.Unix(0, s.raw.lastRead.Load()).After(began.Add(-c.cfg.PingInterval)) {
-			continue // the server spoke lately: the connection lives
-		}
-		ctx, cancel := context.WithTimeout(c.life, c.cfg.PingTimeout)
-		err := c.pingOn(ctx, s)
-		cancel()
-		if err != nil && c.life.Err() == nil {
-			var se *StanzaError
-			if errors.As(err, &se) {
-				continue // the server answered, even if with an error
-			}
-			if time.Unix(0, s.raw.lastRead.Load()).After(began) {
-				// The answer is stuck behind a backlog, but the server is
-				// talking: not a dead connection.
-				continue
-			}
-			c.log.Warn("ping failed, dropping connection", "err", err)
-			s.xs.Conn().Close()
-			return
 		}
 	}
 }

@@ -103,7 +103,14 @@ type byteConn struct {
 	br *bufio.Reader
 }
 
-func newByteConn(c net.Conn) *byteConn { return &byteConn{Conn: c, br: bufio.NewReaderSize(c, 4096)} }
+// readBuffer is small: the TLS connection keeps the decrypted record
+// itself, so a larger buffer would only hold a second copy per idle
+// session.
+const readBuffer = 1024
+
+func newByteConn(c net.Conn) *byteConn {
+	return &byteConn{Conn: c, br: bufio.NewReaderSize(c, readBuffer)}
+}
 
 func (b *byteConn) Read(p []byte) (int, error) { return b.br.Read(p) }
 func (b *byteConn) ReadByte() (byte, error)    { return b.br.ReadByte() }

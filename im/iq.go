@@ -49,25 +49,10 @@ func (c *Client) JIDLocked() string { return c.boundJID.String() }
 // (IQs are not queued across sessions) and fails with ErrNotConnected
 // otherwise.
 func (c *Client) iq(ctx context.Context, typ, to string, payload []byte) (*wireIQ, error) {
-	id := c.newID()
-	var b builder
-	b.open("iq", "type", typ, "id", id, "to", to)
-	b.b = append(b.b, payload...)
-	data := b.close("iq").bytes()
-	p := &pendingIQ{to: to, done: make(chan struct{})}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClosed
+	p, id, err := c.sendIQ(typ, to, payload)
+	if err != nil {
+		return nil, err
 	}
-	if c.sess == nil {
-		c.mu.Unlock()
-		return nil, ErrNotConnected
-	}
-	c.iqs[id] = p
-	c.outbox = append(c.outbox, outItem{data: data})
-	c.mu.Unlock()
-	c.kick()
 	select {
 	case <-p.done:
 		return p.resp, p.err
@@ -79,9 +64,36 @@ func (c *Client) iq(ctx context.Context, typ, to string, payload []byte) (*wireI
 	}
 }
 
+// sendIQ queues an IQ request and returns its pending response without
+// waiting.
+func (c *Client) sendIQ(typ, to string, payload []byte) (*pendingIQ, string, error) {
+	id := c.newID()
+	var b builder
+	b.open("iq", "type", typ, "id", id, "to", to)
+	b.b = append(b.b, payload...)
+	data := b.close("iq").bytes()
+	p := &pendingIQ{to: to, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, "", ErrClosed
+	}
+	if c.sess == nil {
+		c.mu.Unlock()
+		return nil, "", ErrNotConnected
+	}
+	c.iqs[id] = p
+	c.outbox = append(c.outbox, outItem{data: data})
+	c.mu.Unlock()
+	c.kick()
+	return p, id, nil
+}
+
+const pingPayload = "<ping xmlns='urn:xmpp:ping'/>"
+
 // pingOn pings the server over session s (XEP-0199).
 func (c *Client) pingOn(ctx context.Context, s *session) error {
-	_, err := c.iq(ctx, "get", "", []byte("<ping xmlns='urn:xmpp:ping'/>"))
+	_, err := c.iq(ctx, "get", "", []byte(pingPayload))
 	if err != nil {
 		return fmt.Errorf("im: ping: %w", err)
 	}

@@ -20,10 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -35,6 +37,12 @@ import (
 	"github.com/opencsf/opencsf/lab"
 )
 
+var memProfile = flag.String("memprofile", "", "write a heap profile with the idle sessions up to `FILE`")
+
+var verbose = flag.Bool("v", false, "print the clients' counters")
+
+var cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the OpenCSF throughput run to `FILE`")
+
 type result struct {
 	Client      string  `json:"client"`
 	Messages    int     `json:"messages"`
@@ -43,6 +51,13 @@ type result struct {
 	CPUPerMsgUS float64 `json:"cpu_us_per_msg"`
 	RTTMedianMS float64 `json:"rtt_median_ms"`
 	RTTP99MS    float64 `json:"rtt_p99_ms"`
+}
+
+func benchLogger() *slog.Logger {
+	if *verbose {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return nil
 }
 
 func cpuTime() time.Duration {
@@ -59,7 +74,7 @@ type client struct {
 func dial(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, user, pw, res string) (*client, error) {
 	fw := csf.New(csf.Config{})
 	c, err := im.New(im.Config{JID: user + "@" + lab.Domain, Password: config.Secret(pw), Server: p.Addr,
-		Trust: trust, Resource: res, Events: fw.Bus().NewPublisher("im")})
+		Trust: trust, Resource: res, Events: fw.Bus().NewPublisher("im"), Logger: benchLogger()})
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +109,16 @@ func benchOpenCSF(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, n
 	to := "bob@example.test/bench"
 
 	runtime.GC()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+	}
 	cpu0, t0 := cpuTime(), time.Now()
 	go func() {
 		for i := range n {
@@ -114,6 +139,13 @@ func benchOpenCSF(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, n
 		}
 	}
 	wall, cpu := time.Since(t0), cpuTime()-cpu0
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if *verbose {
+		log.Printf("alice %v", alice.Health().Counters)
+		log.Printf("bob %v", bob.Health().Counters)
+	}
 
 	// Echo: bob answers each ping; alice times the round trip.
 	echoCtx, stopEcho := context.WithCancel(ctx)
@@ -139,7 +171,11 @@ func benchOpenCSF(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, n
 		case <-time.After(30 * time.Second):
 			return result{}, fmt.Errorf("no echo")
 		}
-		rtts = append(rtts, time.Since(s))
+		rtt := time.Since(s)
+		if *verbose && rtt > 50*time.Millisecond {
+			log.Printf("round trip %d took %s", i, rtt)
+		}
+		rtts = append(rtts, rtt)
 	}
 	slices.Sort(rtts)
 	return result{
@@ -165,10 +201,10 @@ func benchSlixmpp(ctx context.Context, p *lab.ProsodyServer, n, m int, script st
 // idleMemory starts k sessions and reports heap and stack per session.
 func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k int) (heap, stack float64, err error) {
 	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 	fw := csf.New(csf.Config{})
 	defer fw.Close()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	clients := make([]*im.Client, 0, k)
 	defer func() {
 		for _, c := range clients {
@@ -189,6 +225,12 @@ func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k i
 	time.Sleep(2 * time.Second) // let presence and catch-up settle
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	if *memProfile != "" {
+		if f, err := os.Create(*memProfile); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	heap = float64(after.HeapInuse-before.HeapInuse) / float64(k) / 1024
 	stack = float64(after.StackInuse-before.StackInuse) / float64(k) / 1024
 	return heap, stack, nil

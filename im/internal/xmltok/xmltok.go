@@ -28,6 +28,10 @@ const (
 	nsStream = "http://etherx.jabber.org/streams"
 )
 
+// maxIntern bounds the table of interned names (element and attribute
+// names, of which a stream uses a few dozen).
+const maxIntern = 256
+
 // ErrRestricted is returned for XML that RFC 6120 forbids in a stream
 // (comments, processing instructions, DTDs, unknown entities).
 var ErrRestricted = errors.New("xmltok: restricted XML")
@@ -62,7 +66,7 @@ type Reader struct {
 // binds the default namespace to defaultNS and each prefix in prefixes to
 // its namespace (the stream header's declarations).
 func NewReader(r *bufio.Reader, defaultNS string, prefixes map[string]string) *Reader {
-	t := &Reader{r: r, intern: make(map[string]string, 64)}
+	t := &Reader{r: r, intern: make(map[string]string)}
 	t.binds = append(t.binds, binding{"", defaultNS}, binding{"xml", nsXML})
 	for p, ns := range prefixes {
 		t.binds = append(t.binds, binding{p, ns})
@@ -90,7 +94,7 @@ func (t *Reader) str(b []byte) string {
 		return s
 	}
 	s := string(b)
-	if len(t.intern) < 4096 && len(b) <= 64 {
+	if len(t.intern) < maxIntern && len(b) <= 64 {
 		t.intern[s] = s
 	}
 	return s
@@ -406,7 +410,9 @@ func (t *Reader) value(q byte) (string, error) {
 			if !utf8.Valid(t.buf) {
 				return "", t.syntax("invalid UTF-8")
 			}
-			return t.str(t.buf), nil
+			// Values (addresses, ids) are not interned: they vary, and an
+			// interned table would grow with every peer seen.
+			return string(t.buf), nil
 		case '<':
 			return "", t.syntax("< in attribute value")
 		case '&':
