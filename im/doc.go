@@ -13,16 +13,20 @@
 // The client connects to Config.Server, or by SRV lookup (XEP-0368), with
 // STARTTLS or direct TLS, always verifying the certificate; a refused
 // certificate is a *csf.TLSError naming the problem. It authenticates with
-// SCRAM-SHA-256 or SCRAM-SHA-1 (with -PLUS channel binding when offered),
-// PLAIN only as a last resort and only over TLS. mellium negotiates the
-// stream; from then on the client reads and writes stanzas itself: one
-// reader, one batching writer per connection.
+// SCRAM-SHA-256 or SCRAM-SHA-1 (with -PLUS channel binding when the server
+// announces our binding type, XEP-0440), PLAIN only as a last resort and
+// only over TLS. mellium negotiates the stream; from then on the client
+// reads and writes stanzas itself: one reader (with the tokenizer of
+// internal/xmltok, several times cheaper than encoding/xml's) and one
+// batching writer per connection, which also does the keep-alive.
 //
 // # Lifecycle
 //
 // [New] does no I/O. [Client.Start] returns once the first session is
-// ready; afterwards a supervisor goroutine keeps it up: pings the server
-// (XEP-0199), reconnects with exponential backoff and jitter, and resumes
+// ready; afterwards a supervisor goroutine keeps it up: the writer pings
+// the server when it has been silent (XEP-0199) and drops a connection
+// whose ping goes unanswered, the supervisor reconnects with exponential
+// backoff and jitter (from internal/backoff), and resumes
 // the session with XEP-0198 stream management (which mellium lacks, so it
 // is built here on mellium's stream API, see internal/sm). Unacknowledged
 // stanzas are re-sent; when resumption fails, the client catches up from
@@ -44,7 +48,14 @@
 //
 // All methods are safe for concurrent use. Sending never waits for the
 // network: stanzas are queued and written in batches. The PresenceSink is
-// called on the reader goroutine and must return quickly.
+// called on the reader goroutine and must return quickly. A session runs
+// two goroutines (reader, writer); Close joins them.
+//
+// # Roster and presence
+//
+// [Client.Roster] fetches the roster (with versioning) and makes the client
+// an interested resource (RFC 6121 section 2.1.6): servers send roster
+// pushes and some subscription answers only to interested resources.
 //
 // # Errors
 //
