@@ -67,7 +67,7 @@ func (t *Tone) ReadFrame(f []int16) error {
 	return nil
 }
 
-// Limit ends a source after d frames: it returns io.EOF after n frames.
+// Limit passes Frames frames of Source on, then returns io.EOF.
 type Limit struct {
 	Source Source
 	Frames int
