@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command softphone-bench measures the soft phone against a lab Kamailio on
 // this machine: registrations per second and CPU per registration, memory
 // per idle registered line, and concurrent calls with G.711 RTP both ways
