@@ -50,14 +50,16 @@ type binding struct {
 
 // Reader reads tokens from r. It is not safe for concurrent use.
 type Reader struct {
-	r      *bufio.Reader
-	off    int64
-	scopes []int     // len(bindings) at each open element
-	names  []string  // qualified names of open elements, for end-tag checks
-	binds  []binding // in-scope namespace bindings, innermost last
-	buf    []byte
-	intern map[string]string
-	pend   *xml.EndElement // end of a self-closing element
+	r       *bufio.Reader
+	off     int64
+	scopes  []int     // len(bindings) at each open element
+	names   []string  // qualified names of open elements, for end-tag checks
+	binds   []binding // in-scope namespace bindings, innermost last
+	buf     []byte
+	intern  map[string]string
+	pend    xml.EndElement // end of a self-closing element, when hasPend
+	hasPend bool
+	attrs   []rawAttr // scratch for startTag
 	// MaxDepth bounds element nesting; 0 means 256.
 	MaxDepth int
 }
@@ -106,11 +108,10 @@ func (t *Reader) Depth() int { return len(t.names) }
 // Token returns the next token. At the top level, an end tag (the stream's
 // close) returns io.EOF.
 func (t *Reader) Token() (xml.Token, error) {
-	if t.pend != nil {
-		e := *t.pend
-		t.pend = nil
+	if t.hasPend {
+		t.hasPend = false
 		t.pop()
-		return e, nil
+		return t.pend, nil
 	}
 	b, err := t.getc()
 	if err != nil {
@@ -251,7 +252,8 @@ func (t *Reader) startTag() (xml.Token, error) {
 		return nil, err
 	}
 	prefix, local := t.str(p), t.str(l)
-	var attrs []rawAttr
+	attrs := t.attrs[:0]
+	defer func() { t.attrs = attrs[:0] }()
 	selfClose := false
 	for {
 		b, err := t.space()
@@ -342,7 +344,7 @@ func (t *Reader) startTag() (xml.Token, error) {
 	}
 	t.names = append(t.names, qname)
 	if selfClose {
-		t.pend = &xml.EndElement{Name: se.Name}
+		t.pend, t.hasPend = xml.EndElement{Name: se.Name}, true
 	}
 	return se, nil
 }
