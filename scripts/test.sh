@@ -29,3 +29,8 @@ GOOS=windows go vet ./...
 
 log "go test -race"
 go test -race -count=1 -timeout 25m ./... "$@"
+
+# The soft phone's Opus codec is cgo over Debian's libopus, behind a tag so
+# that the rest builds without a C toolchain.
+log "go test -race -tags opus (softphone)"
+go test -race -count=1 -timeout 10m -tags opus ./softphone/... "$@"

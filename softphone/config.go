@@ -83,6 +83,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Events publishes the phone's events; nil means they are dropped.
 	Events *csf.Publisher
+	// Callers puts a directory name on incoming calls
+	// ([CallReceived.Caller]); nil means no lookup. The framework sets it
+	// through [Spec] to the directory service it runs, if any.
+	Callers csf.CallerDirectory
 	// RingTimeout bounds how long an outgoing call rings; 0 means 2 minutes.
 	RingTimeout time.Duration
 }

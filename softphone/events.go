@@ -37,6 +37,9 @@ type CallReceived struct {
 	Call *Call
 	From string // the caller's address, sip:bob@example.test
 	Line string // the line called, sip:alice@example.test
+	// Caller is who calls: the user part of From as caller ID, with the
+	// name the directory service gives it when one runs and knows it.
+	Caller csf.Person
 }
 
 // CallStateChanged reports a step of a call's state machine.

@@ -150,6 +150,9 @@ func Spec(base Config, settings func() Config) csf.ServiceSpec {
 			}
 			cfg.Logger = env.Logger
 			cfg.Events = env.Events
+			if cfg.Callers == nil {
+				cfg.Callers = env.Callers
+			}
 			if env.Roots != nil && cfg.TLS == nil {
 				cfg.TLS = &tls.Config{RootCAs: env.Roots, MinVersion: tls.VersionTLS12}
 			}

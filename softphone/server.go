@@ -229,7 +229,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ringing.AppendHeader(p.contactHeader(c.line))
 	respond(tx, ringing)
 	p.log.Info("call received", logCallID, c.id, "from", c.remote)
-	csf.Publish(p.cfg.Events, CallReceived{Call: c, From: c.remote, Line: c.line.acct.AOR()})
+	csf.Publish(p.cfg.Events, CallReceived{Call: c, From: c.remote, Line: c.line.acct.AOR(), Caller: p.resolveCaller(c.remote)})
 	csf.Publish(p.cfg.Events, CallStateChanged{Call: c, From: CallIncoming, State: CallIncoming})
 
 	for {
