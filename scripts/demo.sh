@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_go
 install_lab_servers
+install_demo_tools
 
 work=$(mktemp -d)
 lab_pid=""

@@ -9,6 +9,9 @@ LAB_PACKAGES=(
   libopus-dev pkg-config
 )
 
+# Small tools the demo's narration uses (not the library).
+DEMO_PACKAGES=(unzip file python3)
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 need_go() {
@@ -19,17 +22,28 @@ need_go() {
 }
 
 install_lab_servers() {
+  install_packages "lab servers" "${LAB_PACKAGES[@]}"
+}
+
+install_demo_tools() {
+  install_packages "demo tools" "${DEMO_PACKAGES[@]}"
+}
+
+# install_packages WHAT PKG… installs the Debian packages not yet installed.
+install_packages() {
+  local what=$1
+  shift
   local missing=()
-  for p in "${LAB_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
-    log "lab servers already installed"
+    log "$what already installed"
     return
   fi
-  log "installing lab servers (missing: ${missing[*]})"
+  log "installing $what (missing: ${missing[*]})"
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    log "need root and apt-get to install: ${LAB_PACKAGES[*]}"
+    log "need root and apt-get to install: ${missing[*]}"
     return 1
   fi
   # Keep the packages' post-install scripts from starting system-wide
@@ -41,6 +55,6 @@ install_lab_servers() {
     made_policy=yes
   fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${LAB_PACKAGES[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/opencsf/opencsf/config"
 	"github.com/opencsf/opencsf/csf"
 )
 
@@ -136,17 +137,27 @@ func (p *Phone) allRegistered() bool {
 // Spec returns the service spec that registers a phone with a
 // [csf.Framework], configured from the framework's settings keys
 // (SipRegistrar, SipTransport, SipUserName, SipPassword, UserName,
-// Password, Domain, TrustedCAFile through env.Roots). base supplies every
-// other field.
+// Password, Domain, TrustedCAFile through env.Roots): settings, when not
+// nil, gives them; else the framework's settings at each (re)start do.
+// base supplies every other field.
 func Spec(base Config, settings func() Config) csf.ServiceSpec {
 	return csf.ServiceSpec{
 		Name: "softphone",
 		Keys: []string{"SipRegistrar", "SipTransport", "SipUserName", "SipPassword", "UserName", "Password", "Domain", "TrustedCAFile"},
 		New: func(env csf.Env) (csf.Service, error) {
 			cfg := base
+			var from *Config
 			if settings != nil {
 				s := settings()
-				cfg.Account, cfg.Registrar, cfg.Transport = s.Account, s.Registrar, s.Transport
+				from = &s
+			} else if snap, ok := env.Settings.(*config.Snapshot); ok {
+				// The framework's settings at the time of each (re)start,
+				// so that a changed SipRegistrar takes effect.
+				s := ConfigFromSettings(snap)
+				from = &s
+			}
+			if from != nil {
+				cfg.Account, cfg.Registrar, cfg.Transport = from.Account, from.Registrar, from.Transport
 			}
 			cfg.Logger = env.Logger
 			cfg.Events = env.Events

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -106,7 +107,7 @@ func report(ctx context.Context, env *cmdEnv, args []string) error {
 					peer = fmt.Sprintf("%s (expires %s)", s.Health.TLS.Subject, s.Health.TLS.NotAfter.Format(time.DateOnly))
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.State, server, peer, s.LastError)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.State, server, peer, strings.ReplaceAll(s.LastError, "\n", "; "))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
