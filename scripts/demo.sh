@@ -28,7 +28,7 @@ go build -o "$work/csfctl" ./examples/csfctl
 csfctl() { "$work/csfctl" "$@"; }
 
 step "Start the lab: real servers on 127.0.0.1, a throwaway CA, users alice, bob and carol"
-"$work/csfctl" lab up --dir "$work/lab" --write-config "$work/lab.yaml" >"$work/lab.out" 2>"$work/lab.err" &
+"$work/csfctl" lab up --dir "$work/lab" --servers prosody,dovecot,kamailio,radicale,tftpd,slapd --write-config "$work/lab.yaml" >"$work/lab.out" 2>"$work/lab.err" &
 lab_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^ready' "$work/lab.out" 2>/dev/null && break
