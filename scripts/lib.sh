@@ -2,11 +2,12 @@
 # Debian 12 machine. Sourced, not run.
 
 # The Debian packages of the servers the lab starts on loopback.
-# libopus-dev and pkg-config build the soft phone's Opus codec (cgo).
+# libopus-dev and pkg-config build the soft phone's Opus codec (cgo); gcc and
+# libc6-dev the race detector.
 LAB_PACKAGES=(
   prosody dovecot-imapd kamailio kamailio-tls-modules radicale tftpd-hpa
   slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates
-  libopus-dev pkg-config
+  libopus-dev pkg-config gcc libc6-dev git
 )
 
 # Small tools the demo's narration uses (not the library).
