@@ -348,8 +348,9 @@ const maxBatch = 64 << 10
 // The client asks the server to acknowledge (XEP-0198 <r/>) when ackEvery
 // stanzas are unacknowledged, or ackDelay after a write.
 const (
-	ackEvery = 16
-	ackDelay = 200 * time.Millisecond
+	ackEvery    = 16
+	ackDelay    = 200 * time.Millisecond
+	maxInFlight = 512
 )
 
 // writer writes queued stanzas to s in batches: everything queued since
@@ -424,7 +425,11 @@ func (c *Client) writer(s *session) {
 				break
 			}
 			n := 0
-			for n < len(c.outbox) && (n == 0 || len(buf)+len(c.outbox[n].data) <= maxBatch) {
+			// With stream management, at most maxInFlight stanzas are out
+			// unacknowledged: a burst then waits in our queue, not in the
+			// server's (prosody slows down as its queue grows).
+			window := func() bool { return !c.sm.Enabled() || c.sm.Pending() < maxInFlight }
+			for n < len(c.outbox) && (n == 0 || len(buf)+len(c.outbox[n].data) <= maxBatch) && window() {
 				it := c.outbox[n]
 				buf = append(buf, it.data...)
 				c.sm.Sent(it.data, it.resend)
@@ -454,7 +459,7 @@ func (c *Client) writer(s *session) {
 			}
 			askNow = false
 			c.counters.sent += int64(n)
-			more := len(c.outbox) > 0
+			more := len(c.outbox) > 0 && window() // else the next <a/> wakes us
 			c.mu.Unlock()
 			if askLater {
 				askTimer.Reset(ackDelay)
