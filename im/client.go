@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type Client struct {
 	trust     *csf.Trust
 	loadTrust func() (*csf.Trust, error)
 	policy    backoff.Policy
+	// lookupSRV replaces the resolver in tests; nil means Config.Resolver.
+	lookupSRV func(ctx context.Context, service, proto, name string) (string, []*net.SRV, error)
 
 	life   context.Context // lifetime context, cancelled by Close
 	cancel context.CancelFunc

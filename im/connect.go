@@ -35,16 +35,20 @@ func (c *Client) endpoints(ctx context.Context) []endpoint {
 		return []endpoint{{c.cfg.Server, c.cfg.DirectTLS}}
 	}
 	domain := c.bare.Domainpart()
-	r := c.cfg.Resolver
-	if r == nil {
-		r = net.DefaultResolver
+	lookup := c.lookupSRV
+	if lookup == nil {
+		r := c.cfg.Resolver
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		lookup = r.LookupSRV
 	}
 	var eps []endpoint
 	for _, svc := range []struct {
 		name   string
 		direct bool
 	}{{"xmpps-client", true}, {"xmpp-client", false}} {
-		_, srvs, err := r.LookupSRV(ctx, svc.name, "tcp", domain)
+		_, srvs, err := lookup(ctx, svc.name, "tcp", domain)
 		if err != nil {
 			continue
 		}
