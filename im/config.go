@@ -55,8 +55,8 @@ type Config struct {
 	// DisableStreamManagement turns XEP-0198 off (for tests and broken
 	// servers).
 	DisableStreamManagement bool
-	// MaxStanzaSize caps one inbound stanza in bytes; a bigger one ends the
-	// session with a policy-violation. 0 means 1 MiB.
+	// MaxStanzaSize caps one inbound stanza in bytes; a bigger one is read
+	// through without being kept and dropped with a log line. 0 means 1 MiB.
 	MaxStanzaSize int
 	// ConnectTimeout bounds one connection attempt including TLS and
 	// authentication; 0 means 30 seconds.

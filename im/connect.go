@@ -72,30 +72,21 @@ func trimDot(s string) string {
 	return s
 }
 
-// limitConn counts bytes read since the last mark and fails the read that
-// passes the limit, so that one huge stanza cannot exhaust memory.
+// limitConn records when the server last sent anything, for the
+// keep-alive. (Oversized stanzas are the tokenizer's business: see
+// xmltok.Reader.Budget.)
 type limitConn struct {
 	net.Conn
-	limit    int64
-	since    atomic.Int64
-	enabled  atomic.Bool
 	lastRead atomic.Int64 // unix nanoseconds of the last read that returned data
 }
-
-var errStanzaTooBig = errors.New("im: inbound stanza exceeds the size limit")
 
 func (l *limitConn) Read(p []byte) (int, error) {
 	n, err := l.Conn.Read(p)
 	if n > 0 {
 		l.lastRead.Store(time.Now().UnixNano())
 	}
-	if l.enabled.Load() && l.since.Add(int64(n)) > l.limit {
-		return n, errStanzaTooBig
-	}
 	return n, err
 }
-
-func (l *limitConn) mark() { l.since.Store(0) }
 
 // byteConn is the TLS connection with our own read buffer. mellium's
 // decoder reads from it byte by byte (it implements io.ByteReader, so
@@ -196,7 +187,7 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("im: connect %s: %w", ep.addr, err)
 	}
-	raw := &limitConn{Conn: tcp, limit: int64(c.cfg.MaxStanzaSize)}
+	raw := &limitConn{Conn: tcp}
 	tlsCfg := c.tlsConfig()
 	host := tlsCfg.ServerName
 	var rw net.Conn = raw

@@ -136,23 +136,6 @@ func TestHostileInputIsDropped(t *testing.T) {
 	}
 }
 
-func TestOversizedStanzaEndsSession(t *testing.T) {
-	// limitConn fails the read that passes the limit.
-	var buf bytes.Buffer
-	buf.WriteString("<message><body>")
-	buf.WriteString(strings.Repeat("x", 5000))
-	l := &limitConn{Conn: fakeConn{&buf}, limit: 1000}
-	l.enabled.Store(true)
-	d := xml.NewDecoder(l)
-	var err error
-	for err == nil {
-		_, err = d.Token()
-	}
-	if !strings.Contains(err.Error(), errStanzaTooBig.Error()) {
-		t.Fatalf("got %v, want the size limit", err)
-	}
-}
-
 // FuzzDecodeMessage is differential: the reflection-free message decoder
 // agrees with encoding/xml's DecodeElement on every message both accept.
 func FuzzDecodeMessage(f *testing.F) {

@@ -2,6 +2,7 @@ package im
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,47 @@ func TestIntegrationSpoofedStanzas(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, alice.Health().Counters["dropped"], int64(2))
 	assert.True(t, alice.Health().Healthy)
+}
+
+// TestIntegrationOversizedStanza: bob sends alice a 100 KB message while
+// alice accepts 16 KB stanzas. Alice drops it with a log line, counts it
+// as handled (so that stream management does not bring it back), stays
+// connected, and gets the next message.
+func TestIntegrationOversizedStanza(t *testing.T) {
+	p := lab.Prosody(t, nil)
+	trust, err := csf.LoadTrust("", false)
+	require.NoError(t, err)
+	require.NoError(t, trust.AddPEM(p.CA().CertPEM()))
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	msgs := csf.SubscribeTo[MessageReceived](fw.Bus(), 100)
+	defer msgs.Close()
+	mk := func(user, pw string, max int) *Client {
+		c, err := New(Config{JID: user + "@" + lab.Domain, Password: configSecret(pw), Server: p.Addr, Trust: trust,
+			Resource: "big", Events: fw.Bus().NewPublisher("im"), MaxStanzaSize: max})
+		require.NoError(t, err)
+		require.NoError(t, c.Start(t.Context()))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.Shutdown(ctx)
+		})
+		return c
+	}
+	alice := mk("alice", "secret1", 16<<10)
+	bob := mk("bob", "secret2", 0)
+	_, err = bob.SendText(t.Context(), alice.JID(), strings.Repeat("big ", 25000))
+	require.NoError(t, err)
+	id, err := bob.SendText(t.Context(), alice.JID(), "small")
+	require.NoError(t, err)
+	select {
+	case ev := <-msgs.Events():
+		assert.Equal(t, id, ev.Message.ID, "the big one was dropped, the next one arrived")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message")
+	}
+	h := alice.Health()
+	assert.Equal(t, int64(1), h.Counters["dropped"])
+	assert.Zero(t, h.Counters["reconnects"])
+	assert.True(t, h.Healthy)
 }

@@ -29,11 +29,16 @@ const (
 // structs.
 func (c *Client) read(s *session) error {
 	tr := xmltok.NewReader(s.conn.br, nsClient, map[string]string{"stream": nsStreams})
+	tr.Budget = int64(c.cfg.MaxStanzaSize)
 	d := xml.NewTokenDecoder(tr)
-	s.raw.mark()
-	s.raw.enabled.Store(true)
 	for {
 		tok, err := d.Token()
+		var big *xmltok.TooBigError
+		if errors.As(err, &big) {
+			c.tooBig(big)
+			d = xml.NewTokenDecoder(tr) // the old one saw a start without its end
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, xmltok.ErrRestricted) {
 				c.log.Warn("server sent restricted XML", "err", err)
@@ -51,10 +56,22 @@ func (c *Client) read(s *session) error {
 			return fmt.Errorf("im: unexpected stream element %s", start.Name.Local)
 		}
 		if err := c.handle(d, start); err != nil {
+			if errors.As(err, &big) {
+				c.tooBig(big)
+				d = xml.NewTokenDecoder(tr)
+				continue
+			}
 			return err
 		}
-		s.raw.mark()
 	}
+}
+
+// tooBig drops a stanza over Config.MaxStanzaSize, which the tokenizer has
+// read through without keeping it. It still counts as handled for stream
+// management: else the server would send it again on every resumption.
+func (c *Client) tooBig(e *xmltok.TooBigError) {
+	c.received()
+	c.drop("stanza over the size limit", "element", e.Name.Local, "size_at_least", e.Size, "limit", c.cfg.MaxStanzaSize)
 }
 
 func decodeStreamError(d *xml.Decoder, start xml.StartElement) error {

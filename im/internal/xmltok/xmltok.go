@@ -28,6 +28,9 @@ const (
 	nsStream = "http://etherx.jabber.org/streams"
 )
 
+// maxName bounds element and attribute names.
+const maxName = 1024
+
 // maxIntern bounds the table of interned names (element and attribute
 // names, of which a stream uses a few dozen).
 const maxIntern = 256
@@ -62,6 +65,26 @@ type Reader struct {
 	attrs   []rawAttr // scratch for startTag
 	// MaxDepth bounds element nesting; 0 means 256.
 	MaxDepth int
+	// Budget bounds the bytes of one top-level element (a stanza); 0 means
+	// no limit. The rest of a bigger one is read and thrown away without
+	// being kept, and Token returns a *TooBigError, after which the next
+	// stanza can be read.
+	Budget int64
+
+	topStart int64    // offset where the current top-level element began
+	topName  xml.Name // its name
+	over     bool     // the current top-level element exceeded Budget
+}
+
+// TooBigError reports a top-level element over the Reader's Budget. It has
+// been consumed entirely.
+type TooBigError struct {
+	Name xml.Name
+	Size int64 // bytes read when it was given up, at least
+}
+
+func (e *TooBigError) Error() string {
+	return fmt.Sprintf("xmltok: <%s> exceeds the size limit (%d bytes)", e.Name.Local, e.Size)
 }
 
 // NewReader returns a Reader that starts inside an element whose scope
@@ -82,8 +105,22 @@ func (t *Reader) getc() (byte, error) {
 	b, err := t.r.ReadByte()
 	if err == nil {
 		t.off++
+		if t.Budget > 0 && !t.over && len(t.names) > 0 && t.off-t.topStart > t.Budget {
+			t.over = true
+		}
 	}
 	return b, err
+}
+
+// keep appends b to the token buffer, unless the element is over budget:
+// then the buffer stays small while the rest is read.
+func (t *Reader) keep(b ...byte) {
+	if t.over {
+		if len(t.buf) > 256 {
+			t.buf = t.buf[:0]
+		}
+	}
+	t.buf = append(t.buf, b...)
 }
 
 func (t *Reader) ungetc() {
@@ -108,6 +145,29 @@ func (t *Reader) Depth() int { return len(t.names) }
 // Token returns the next token. At the top level, an end tag (the stream's
 // close) returns io.EOF.
 func (t *Reader) Token() (xml.Token, error) {
+	if len(t.names) == 0 && !t.hasPend {
+		t.topStart = t.off
+	}
+	tok, err := t.token()
+	if err != nil || !t.over {
+		return tok, err
+	}
+	top := t.topName
+	// Over budget: read the rest of the top-level element, keeping nothing.
+	for len(t.names) > 0 || t.hasPend {
+		if _, err := t.token(); err != nil {
+			return nil, err
+		}
+	}
+	t.over = false
+	size := t.off - t.topStart
+	if top.Local == "" {
+		top.Local = "stanza"
+	}
+	return nil, &TooBigError{Name: top, Size: size}
+}
+
+func (t *Reader) token() (xml.Token, error) {
 	if t.hasPend {
 		t.hasPend = false
 		t.pop()
@@ -165,13 +225,13 @@ func (t *Reader) bang() (xml.Token, error) {
 		if err != nil {
 			return nil, unexpected(err)
 		}
-		t.buf = append(t.buf, b)
+		t.keep(b)
 		if n := len(t.buf); n >= 3 && t.buf[n-1] == '>' && t.buf[n-2] == ']' && t.buf[n-3] == ']' {
 			data := t.buf[:n-3]
-			if !utf8.Valid(data) {
+			if !utf8.Valid(data) && !t.over {
 				return nil, t.syntax("invalid UTF-8")
 			}
-			return xml.CharData(append([]byte(nil), data...)), nil
+			return xml.CharData(append([]byte{}, data...)), nil
 		}
 	}
 }
@@ -206,6 +266,9 @@ func (t *Reader) name() (prefix, local []byte, err error) {
 		}
 		if b < 0x80 && !nameByte(b, len(t.buf) == 0) {
 			return nil, nil, t.syntax("bad character in a name")
+		}
+		if len(t.buf) >= maxName {
+			return nil, nil, t.syntax("name too long")
 		}
 		t.buf = append(t.buf, b)
 	}
@@ -342,6 +405,9 @@ func (t *Reader) startTag() (xml.Token, error) {
 	if prefix != "" {
 		qname = prefix + ":" + local
 	}
+	if len(t.names) == 0 {
+		t.topName = se.Name
+	}
 	t.names = append(t.names, qname)
 	if selfClose {
 		t.pend, t.hasPend = xml.EndElement{Name: se.Name}, true
@@ -409,7 +475,7 @@ func (t *Reader) value(q byte) (string, error) {
 		}
 		switch b {
 		case q:
-			if !utf8.Valid(t.buf) {
+			if !utf8.Valid(t.buf) && !t.over {
 				return "", t.syntax("invalid UTF-8")
 			}
 			// Values (addresses, ids) are not interned: they vary, and an
@@ -427,9 +493,9 @@ func (t *Reader) value(q byte) (string, error) {
 			if n, err := t.getc(); err == nil && n != '\n' {
 				t.ungetc()
 			}
-			t.buf = append(t.buf, '\n')
+			t.keep('\n')
 		default:
-			t.buf = append(t.buf, b)
+			t.keep(b)
 		}
 	}
 }
@@ -458,12 +524,12 @@ func (t *Reader) text() (xml.Token, error) {
 			if n, err := t.getc(); err == nil && n != '\n' {
 				t.ungetc()
 			}
-			t.buf = append(t.buf, '\n')
+			t.keep('\n')
 		default:
-			t.buf = append(t.buf, b)
+			t.keep(b)
 		}
 	}
-	if !utf8.Valid(t.buf) {
+	if !utf8.Valid(t.buf) && !t.over {
 		return nil, t.syntax("invalid UTF-8")
 	}
 	if len(t.names) == 0 {
@@ -473,7 +539,7 @@ func (t *Reader) text() (xml.Token, error) {
 			}
 		}
 	}
-	return xml.CharData(append([]byte(nil), t.buf...)), nil
+	return xml.CharData(append([]byte{}, t.buf...)), nil
 }
 
 // ref reads a reference after & and appends what it stands for.
@@ -497,15 +563,15 @@ func (t *Reader) ref() error {
 	s := name[:n]
 	switch string(s) {
 	case "lt":
-		t.buf = append(t.buf, '<')
+		t.keep('<')
 	case "gt":
-		t.buf = append(t.buf, '>')
+		t.keep('>')
 	case "amp":
-		t.buf = append(t.buf, '&')
+		t.keep('&')
 	case "apos":
-		t.buf = append(t.buf, '\'')
+		t.keep('\'')
 	case "quot":
-		t.buf = append(t.buf, '"')
+		t.keep('"')
 	default:
 		if len(s) < 2 || s[0] != '#' {
 			return ErrRestricted
@@ -521,7 +587,8 @@ func (t *Reader) ref() error {
 		if err != nil || !isChar(r) {
 			return t.syntax("bad character reference")
 		}
-		t.buf = utf8.AppendRune(t.buf, r)
+		var enc [utf8.UTFMax]byte
+		t.keep(enc[:utf8.EncodeRune(enc[:], r)]...)
 	}
 	return nil
 }

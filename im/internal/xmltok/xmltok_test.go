@@ -168,3 +168,29 @@ func FuzzTokens(f *testing.F) {
 		}
 	})
 }
+
+func TestBudgetDropsBigElementAndGoesOn(t *testing.T) {
+	big := `<message id='big'><body>` + strings.Repeat("x&amp;", 100000) + `</body><x a='` + strings.Repeat("y", 5000) + `'/></message>`
+	r := newTestReader(big + `<message id='next'><body>ok</body></message>`)
+	r.Budget = 4096
+	var err error
+	for err == nil {
+		_, err = r.Token()
+	}
+	var tb *TooBigError
+	require.ErrorAs(t, err, &tb)
+	assert.Equal(t, "message", tb.Name.Local)
+	assert.Greater(t, tb.Size, int64(500000))
+	assert.Less(t, cap(r.buf), 64<<10, "the dropped text was not kept")
+	tok, err := r.Token()
+	require.NoError(t, err)
+	se := tok.(xml.StartElement)
+	assert.Equal(t, "next", se.Attr[0].Value)
+	assert.Equal(t, 1, r.Depth())
+}
+
+func TestNameTooLong(t *testing.T) {
+	_, err := ourTokens([]byte("<" + strings.Repeat("a", 5000) + "/>"))
+	var se *SyntaxError
+	require.ErrorAs(t, err, &se)
+}
