@@ -16,10 +16,6 @@ var (
 	ErrNotConnected = errors.New("im: not connected")
 	// ErrClosed is returned after Close or Shutdown; it matches net.ErrClosed.
 	ErrClosed = fmt.Errorf("im: client closed: %w", net.ErrClosed)
-	// ErrNoStreamManagement is returned when the server did not offer
-	// XEP-0198 stream management (the client still works, without
-	// resumption).
-	ErrNoStreamManagement = errors.New("im: server does not offer stream management")
 	// ErrBadAddress is returned for an address that is not a valid JID.
 	ErrBadAddress = errors.New("im: bad address")
 )

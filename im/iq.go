@@ -31,7 +31,7 @@ func (p *pendingIQ) finish(resp *wireIQ, err error) {
 // by our domain. Anything else is a spoofed response.
 func (p *pendingIQ) matches(c *Client, from string) bool {
 	if p.to == "" || p.to == c.bare.String() {
-		return from == "" || from == c.bare.String() || from == c.bare.Domainpart() || from == c.JIDLocked()
+		return from == "" || from == c.bare.String() || from == c.bare.Domainpart() || from == c.jidLocked()
 	}
 	if from == p.to {
 		return true
@@ -41,8 +41,8 @@ func (p *pendingIQ) matches(c *Client, from string) bool {
 	return err1 == nil && err2 == nil && a.Equal(b)
 }
 
-// JIDLocked is the bound JID; the caller holds c.mu.
-func (c *Client) JIDLocked() string { return c.boundJID.String() }
+// jidLocked is the bound JID; the caller holds c.mu.
+func (c *Client) jidLocked() string { return c.boundJID.String() }
 
 // iq sends an IQ with the given payload (already serialized) to "to" ("" for
 // our own account) and waits for the response. It needs a live session
