@@ -231,7 +231,11 @@ func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k i
 			f.Close()
 		}
 	}
-	heap = float64(after.HeapInuse-before.HeapInuse) / float64(k) / 1024
+	// Live heap after a collection (HeapAlloc); HeapInuse would add the
+	// free slots of partly used spans.
+	heap = float64(after.HeapAlloc-before.HeapAlloc) / float64(k) / 1024
+	inuse := float64(after.HeapInuse-before.HeapInuse) / float64(k) / 1024
+	fmt.Printf("idle session heap in use (with span slack): %.1f KiB\n", inuse)
 	stack = float64(after.StackInuse-before.StackInuse) / float64(k) / 1024
 	return heap, stack, nil
 }
