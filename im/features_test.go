@@ -72,6 +72,11 @@ func TestIntegrationFeatures(t *testing.T) {
 
 		roster, err := alice.Roster(ctx)
 		require.NoError(t, err)
+		// Fetched again with the version (RFC 6121 section 2.6): the same
+		// roster, whether the server resends it or says it is current.
+		again, err := alice.Roster(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, roster, again)
 		var found *im.Contact
 		for i := range roster {
 			if roster[i].JID == jidOf("bob") {
@@ -203,6 +208,28 @@ func TestIntegrationFeatures(t *testing.T) {
 
 		require.NoError(t, rb.Leave(ctx))
 		waitFor[im.OccupantChanged](t, alice, func(e im.OccupantChanged) bool { return e.Occupant.Nick == "Bob" && e.Left })
+	})
+
+	t.Run("PersistentRoom", func(t *testing.T) {
+		ctx := t.Context()
+		room := "persistent@" + p.MUC
+		alice := startClient(t, p.Addr, ca, "alice", "secret1", func(c *im.Config) { c.Resource = "persist" })
+		r, err := alice.JoinRoom(ctx, room, "Alice", &im.JoinOptions{Persistent: true})
+		require.NoError(t, err)
+		_, err = r.Send(ctx, "kept for later")
+		require.NoError(t, err)
+		waitFor[im.RoomMessageReceived](t, alice, func(e im.RoomMessageReceived) bool { return e.Message.Text == "kept for later" })
+		require.NoError(t, r.Leave(ctx))
+		require.NoError(t, alice.Ping(ctx)) // the leave reached the room
+		// Empty, the room still exists, and a newcomer gets its history.
+		info, err := alice.Disco(ctx, room)
+		require.NoError(t, err)
+		assert.True(t, info.Has("muc_persistent"), "%v", info.Features)
+		bob := startClient(t, p.Addr, ca, "bob", "secret2", func(c *im.Config) { c.Resource = "persist" })
+		_, err = bob.JoinRoom(ctx, room, "Bob", &im.JoinOptions{History: 5})
+		require.NoError(t, err)
+		h := waitFor[im.RoomMessageReceived](t, bob, func(e im.RoomMessageReceived) bool { return e.Message.Text == "kept for later" })
+		assert.True(t, h.Message.Delayed)
 	})
 
 	t.Run("Disco", func(t *testing.T) {
