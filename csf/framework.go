@@ -184,7 +184,8 @@ func (fw *Framework) startOrder() ([]string, error) {
 // Start starts every registered service in dependency order. A service
 // that fails is closed and marked failed, and services depending on it are
 // not started, but the others are: Start returns the failures joined (each
-// a *ServiceError) while the framework keeps running.
+// a *ServiceError) while the framework keeps running. Calling Start again
+// retries the services that are not running.
 func (fw *Framework) Start(ctx context.Context) error {
 	fw.opMu.Lock()
 	defer fw.opMu.Unlock()
@@ -206,6 +207,9 @@ func (fw *Framework) Start(ctx context.Context) error {
 	fw.log.Info("framework starting", "services", len(order))
 	var errs []error
 	for _, name := range order {
+		if _, running := fw.Service(name); running {
+			continue // a second Start leaves running services alone
+		}
 		if err := fw.startService(ctx, name, "start"); err != nil {
 			errs = append(errs, err)
 		}

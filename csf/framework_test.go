@@ -362,3 +362,28 @@ func TestEnvCallersFindsTheRunningDirectory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "carol@example.test", p.JID)
 }
+
+func TestSecondStartRetriesOnlyWhatIsNotRunning(t *testing.T) {
+	j := &journal{}
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	fail := errors.New("server down")
+	attempts := 0
+	require.NoError(t, fw.Register(spec(j, "im", nil, nil)))
+	require.NoError(t, fw.Register(csf.ServiceSpec{Name: "voicemail", New: func(env csf.Env) (csf.Service, error) {
+		attempts++
+		var err error
+		if attempts == 1 {
+			err = fail
+		}
+		return &fakeService{name: "voicemail", j: j, env: env, startErr: err}, nil
+	}}))
+	assert.ErrorIs(t, fw.Start(t.Context()), fail)
+	im, _ := fw.Service("im")
+	require.NoError(t, fw.Start(t.Context()))
+	again, _ := fw.Service("im")
+	assert.Same(t, im, again, "a running service is not started twice")
+	_, ok := fw.Service("voicemail")
+	assert.True(t, ok)
+	assert.Equal(t, []string{"start im", "start voicemail", "close voicemail", "start voicemail"}, j.list())
+}
