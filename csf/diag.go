@@ -63,6 +63,7 @@ func (fw *Framework) Snapshot() Snapshot {
 	sort.Strings(s.Apps)
 	for _, l := range lives {
 		h := l.svc.Health()
+		h.Status = ScrubString(h.Status)
 		if h.LastError != nil {
 			s.Services[l.i].LastError = ScrubString(h.LastError.Error())
 		}
