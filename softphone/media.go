@@ -93,6 +93,14 @@ func (m *mediaEngine) add(s *stream) {
 	sh := m.shards[m.next%len(m.shards)]
 	m.next++
 	m.mu.Unlock()
+	// A BYE can end the call while the INVITE's goroutine is still
+	// starting its media: membership is decided under the stream's own
+	// lock, so a removed stream is never added back.
+	s.shardMu.Lock()
+	defer s.shardMu.Unlock()
+	if s.removed {
+		return
+	}
 	sh.mu.Lock()
 	sh.streams = append(sh.streams, s)
 	sh.mu.Unlock()
@@ -100,7 +108,11 @@ func (m *mediaEngine) add(s *stream) {
 }
 
 func (m *mediaEngine) remove(s *stream) {
+	s.shardMu.Lock()
+	defer s.shardMu.Unlock()
+	s.removed = true
 	sh := s.shard
+	s.shard = nil
 	if sh == nil {
 		return
 	}
@@ -175,7 +187,9 @@ type jitterSlot struct {
 // buffer and statistics.
 type stream struct {
 	call      *Call
+	shardMu   sync.Mutex  // guards shard and removed; taken before a shard's mu
 	shard     *mediaShard // set by mediaEngine.add
+	removed   bool        // mediaEngine.remove ran: a late add must not revive the stream
 	rtpConn   *net.UDPConn
 	rtcpConn  *net.UDPConn
 	localPort int
