@@ -324,24 +324,7 @@ func decodeStrict(data []byte, v any) error {
 		}
 		return err
 	}
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.Comment, xml.ProcInst:
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return fmt.Errorf("text after the root element")
-			}
-		default:
-			return fmt.Errorf("content after the root element")
-		}
-	}
+	return trailing(d)
 }
 
 // charsetReader accepts the encodings besides UTF-8 that CUCM files
