@@ -17,6 +17,7 @@ import (
 
 	"github.com/opencsf/opencsf/config"
 	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/softphone/internal/stun"
 )
 
 // Log keys.
@@ -57,7 +58,12 @@ type Phone struct {
 	since     time.Time
 	counters  map[string]int64
 	tlsState  *tls.ConnectionState
-	shutdowns bool // Shutdown in progress: no new calls
+	shutdowns bool   // Shutdown in progress: no new calls
+	regSeen   string // where the registrar last saw our REGISTER come from
+
+	parser   *sip.Parser // headers of datagrams sipgo would drop (flow.go)
+	stunMu   sync.Mutex
+	stunWait map[stun.TxID]chan stunResult // STUN keep-alives awaiting their response
 }
 
 // New checks cfg and returns an unstarted phone. It does no I/O. cfg is
@@ -75,7 +81,10 @@ func New(cfg Config) (*Phone, error) {
 		counters: map[string]int64{},
 		since:    time.Now(),
 		tp:       strings.ToUpper(cfg.Transport),
+		parser:   sip.NewParser(),
+		stunWait: map[stun.TxID]chan stunResult{},
 	}
+	routeSipgoLog()
 	for _, a := range append([]Account{cfg.Account}, cfg.Lines...) {
 		p.lines = append(p.lines, &line{acct: a})
 	}
@@ -245,7 +254,7 @@ func (p *Phone) open(ctx context.Context) error {
 		sipgo.WithUserAgent(p.cfg.Account.User),
 		sipgo.WithUserAgentHostname(p.cfg.Account.Domain),
 		sipgo.WithUserAgenTLSConfig(tlsCfg),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(p.log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(p.log), sip.WithTransportLayerReadFilter(p.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(p.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(p.onStrayResponse)),
 	)
@@ -297,6 +306,7 @@ func (p *Phone) open(ctx context.Context) error {
 		p.port = port
 	}
 	laddr := net.JoinHostPort(ip, strconv.Itoa(p.port))
+	sipgoLog.add(p, laddr)
 	if p.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(p.log), sipgo.WithClientConnectionAddr(laddr), sipgo.WithClientNAT()); err != nil {
 		return fmt.Errorf("softphone: %w", err)
 	}
@@ -411,6 +421,7 @@ func (p *Phone) Close() error {
 		p.ua.Close()
 	}
 	p.wg.Wait()
+	sipgoLog.remove(p)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,7 +64,11 @@ func (p *Phone) register(ctx context.Context, l *line, expires time.Duration, re
 			return 0, fmt.Errorf("softphone: register %s: %w", aor, statusError("REGISTER", res, nil))
 		}
 		granted := grantedExpiry(res, p.contactURI(l), expires)
+		seen := viaSeen(res)
 		p.mu.Lock()
+		if seen != "" {
+			p.regSeen = seen
+		}
 		l.reg.registered = !removing && granted > 0
 		l.reg.until = time.Now().Add(granted)
 		p.lastErr = nil
@@ -92,6 +97,35 @@ func (p *Phone) registerRequest(l *line, expires time.Duration) *sip.Request {
 	req.AppendHeader(p.contactHeader(l))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	return req
+}
+
+// viaSeen returns the address the registrar saw our request come from,
+// host:port, from the received and rport parameters it put in our Via
+// (RFC 3261 section 18.2.1, RFC 3581); empty when it names none.
+func viaSeen(res *sip.Response) string {
+	v := res.Via()
+	if v == nil {
+		return ""
+	}
+	host, _ := v.Params.Get("received")
+	port, _ := v.Params.Get("rport")
+	if host == "" {
+		host = v.Host
+	}
+	if port == "" {
+		if v.Port == 0 {
+			return ""
+		}
+		port = strconv.Itoa(v.Port)
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// seenFrom is the address the registrar last saw our REGISTER come from.
+func (p *Phone) seenFrom() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.regSeen
 }
 
 // grantedExpiry reads the lifetime of our binding: the expires parameter of
@@ -124,6 +158,7 @@ type regResult struct {
 	l       *line
 	granted time.Duration
 	err     error
+	moved   bool // the registrar saw this REGISTER come from a new address
 }
 
 // registrationLoop is the phone's one registration scheduler: a timer heap
@@ -151,6 +186,10 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 		keepAlive = tk.C
 	}
 	results := make(chan regResult)
+	flows := make(chan flowCheck, 1)
+	checking := false // a UDP keep-alive is in flight
+	stunSeen := false // the registrar answered STUN at least once
+	var mapped netip.AddrPort
 	sem := make(chan struct{}, refreshWorkers)
 	inFlight := 0
 	var workers sync.WaitGroup
@@ -166,14 +205,24 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(p.ctx, 32*time.Second)
+			before := p.seenFrom()
 			g, err := p.register(ctx, it.l, p.cfg.Expires, false)
 			cancel()
 			<-sem
-			results <- regResult{l: it.l, granted: g, err: err}
+			after := p.seenFrom()
+			results <- regResult{l: it.l, granted: g, err: err, moved: before != "" && after != before}
 		})
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// reRegisterAll registers every line now that is not being registered
+	// already: the flow broke, or the address it leaves from changed.
+	reRegisterAll := func() {
+		p.count("flow_failures")
+		for len(h) > 0 {
+			start(heap.Pop(&h).(*regItem))
+		}
+	}
 	for {
 		if len(h) > 0 {
 			timer.Reset(max(time.Until(h[0].due), 0))
@@ -187,15 +236,45 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 			}
 			return
 		case <-keepAlive:
+			if p.cfg.Transport == "udp" {
+				if !checking {
+					checking = true
+					seen := stunSeen
+					workers.Go(func() { flows <- p.checkUDPFlow(seen) })
+				}
+				continue
+			}
 			if p.pingFlow() {
 				continue
 			}
 			// The flow broke (a registrar restart, a NAT or a network
 			// change): register every line again now, over a new one.
 			p.log.Warn("flow to the registrar lost; registering again")
-			p.count("flow_failures")
-			for len(h) > 0 {
-				start(heap.Pop(&h).(*regItem))
+			reRegisterAll()
+		case fc := <-flows:
+			checking = false
+			if p.ctx.Err() != nil {
+				continue
+			}
+			if !fc.ok {
+				p.log.Warn("flow to the registrar lost; registering again", "err", fc.reason)
+				reRegisterAll()
+				continue
+			}
+			if !fc.mapped.IsValid() {
+				continue
+			}
+			stunSeen = true
+			p.count("stun_keepalives")
+			prev := mapped
+			mapped = fc.mapped
+			if prev.IsValid() && prev != fc.mapped {
+				// RFC 5626 section 4.4.2: a changed XOR-MAPPED-ADDRESS is a
+				// failure of the flow; the registrar reaches us at the new
+				// address only once we registered from it.
+				p.log.Warn("the registrar sees us at a new address; registering again", "was", prev.String(), "now", fc.mapped.String())
+				p.count("address_changes")
+				reRegisterAll()
 			}
 		case <-timer.C:
 			for len(h) > 0 && !h[0].due.After(time.Now()) {
@@ -235,6 +314,13 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				continue
 			}
 			it.failures = 0
+			if r.moved && len(p.lines) > 1 {
+				// This line registered from the new address already; the
+				// others must follow before a call to them goes astray.
+				p.log.Warn("the registrar saw us come from a new address; registering the other lines again", "now", p.seenFrom())
+				p.count("address_changes")
+				reRegisterAll()
+			}
 			p.count("registrations")
 			csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: r.granted, Refresh: true})
 			it.due = time.Now().Add(p.refreshDelay(r.granted))
@@ -336,13 +422,15 @@ func (p *Phone) refreshDelay(granted time.Duration) time.Duration {
 }
 
 func (p *Phone) keepAliveInterval() time.Duration {
-	if p.cfg.Transport == "udp" || p.cfg.KeepAlive < 0 {
+	switch {
+	case p.cfg.KeepAlive < 0:
 		return 0
+	case p.cfg.KeepAlive > 0:
+		return p.cfg.KeepAlive
+	case p.cfg.Transport == "udp":
+		return defaultUDPKeepAlive
 	}
-	if p.cfg.KeepAlive == 0 {
-		return 30 * time.Second
-	}
-	return p.cfg.KeepAlive
+	return 30 * time.Second
 }
 
 // pingFlow writes a CRLF keep-alive (RFC 5626 section 3.5.1) on our
