@@ -246,7 +246,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	if closed || stopping {
 		return nil, fmt.Errorf("softphone: dial: %w", net.ErrClosed)
 	}
-	if p.cli == nil || (!registered && !p.cfg.NoRegister) {
+	if p.flow.Load() == nil || (!registered && !p.cfg.NoRegister) {
 		return nil, fmt.Errorf("softphone: dial %s: %w", to, ErrNotRegistered)
 	}
 	target, err := p.parseURI(to)
@@ -255,7 +255,8 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	}
 	c := &Call{p: p, line: l, id: sip.GenerateTagN(24), dir: Outgoing, remote: target.String(), state: CallDialing,
 		done: make(chan struct{}), started: time.Now()}
-	if c.stream, err = newStream(c, p.localIP); err != nil {
+	ip := p.localIP()
+	if c.stream, err = newStream(c, ip); err != nil {
 		return nil, err
 	}
 	c.stream.setIO(opts.Source, opts.Sink)
@@ -264,7 +265,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 		cd, _ := codecByName(n)
 		codecs = append(codecs, cd)
 	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
 		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
@@ -367,7 +368,7 @@ func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*si
 // CANCEL if ctx ends first.
 func (c *Call) inviteOnce(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	p := c.p
-	tx, err := p.cli.TransactionRequest(ctx, req)
+	tx, err := p.client().TransactionRequest(ctx, req)
 	if err != nil {
 		return nil, p.classify(fmt.Errorf("softphone: INVITE: %w", err))
 	}
@@ -440,7 +441,7 @@ func (c *Call) cancelInvite(ctx context.Context, req *sip.Request, tx sip.Client
 	ctx2, ccancel2 := context.WithCancel(ctx2)
 	defer ccancel2()
 	// Send CANCEL as built: no header rewriting.
-	if ctx, err := c.p.cli.TransactionRequest(ctx2, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err == nil {
+	if ctx, err := c.p.client().TransactionRequest(ctx2, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err == nil {
 		defer ctx.Terminate()
 	}
 	for {
@@ -648,7 +649,7 @@ func hostPort(u sip.Uri, tp string) string {
 
 func (c *Call) sendAck() {
 	ack := c.inDialog(sip.ACK)
-	if err := c.p.cli.WriteRequest(ack); err != nil {
+	if err := c.p.client().WriteRequest(ack); err != nil {
 		c.p.log.Warn("ACK not sent", logCallID, c.id, "err", err)
 	}
 }

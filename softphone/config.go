@@ -43,7 +43,11 @@ type Config struct {
 	// Trust classifies TLS failures for diagnostics; nil means none.
 	Trust *csf.Trust
 	// ListenIP is the local address for SIP and RTP; empty means the
-	// address the system routes to the registrar from.
+	// address the system routes to the registrar from, checked again at
+	// every keep-alive: when it changes (another network), the phone moves
+	// its SIP socket there and registers every line again from it,
+	// removing the old contact. Calls in progress keep their media where
+	// it was.
 	ListenIP string
 	// Expires is the registration lifetime asked for; 0 means one hour.
 	// The phone refreshes at half the lifetime the registrar grants.

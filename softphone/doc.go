@@ -6,8 +6,9 @@
 // Config.Lines). It registers each account with a registrar (digest
 // MD5 or SHA-256, chosen among several challenges as RFC 8760 says), keeps
 // the registration fresh (with keep-alives on the flow: CRLF on TCP and TLS,
-// STUN on UDP, registering again when the flow breaks or the registrar sees
-// us at a new address), places calls with [Phone.Dial] and announces
+// STUN on UDP, registering again when the flow breaks, the registrar sees
+// us at a new address or the route to it leaves from a new local address),
+// places calls with [Phone.Dial] and announces
 // incoming ones as [CallReceived] events. A [Call] carries G.711 audio
 // (µ-law or A-law, 20 ms frames; Opus in builds with it) over RTP, encrypted with SRTP when the
 // signalling is TLS, and moves through a typed state machine ([CallState])

@@ -39,7 +39,7 @@ func (p *Phone) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 		return nil, nil
 	}
 	if declared, got, short := shortBody(data); short {
-		p.badLength(props.RemoteAddr, data, declared, got)
+		p.badLength(props.LocalAddr, props.RemoteAddr, data, declared, got)
 		return nil, nil
 	}
 	return data, nil
@@ -75,7 +75,7 @@ func shortBody(data []byte) (declared, got int, short bool) {
 // badLength answers 400 to a request cut short, when its headers are
 // enough to build a response; a short response is only dropped (RFC 3261
 // section 18.3).
-func (p *Phone) badLength(from net.Addr, data []byte, declared, got int) {
+func (p *Phone) badLength(local, from net.Addr, data []byte, declared, got int) {
 	p.count("bad_messages")
 	end := bytes.Index(data, []byte("\r\n\r\n"))
 	msg, _, err := p.parser.ParseHeaders(data[:end+4], false)
@@ -91,9 +91,25 @@ func (p *Phone) badLength(from net.Addr, data []byte, declared, got int) {
 		logCallID, req.CallID().Value(), "from", from.String(), "declared", declared, "got", got)
 	// Back to the source address, as rport would (RFC 3581): the request
 	// is not passed to sipgo, so no transaction answers it.
-	if u := p.udp; u != nil {
+	if u := p.udpAt(local); u != nil {
 		_, _ = u.WriteTo([]byte(res.String()), from)
 	}
+}
+
+// udpAt returns our SIP socket at local: the current one or one we moved
+// from.
+func (p *Phone) udpAt(local net.Addr) net.PacketConn {
+	if f := p.flow.Load(); f != nil && f.udp != nil && f.udp.LocalAddr().String() == local.String() {
+		return f.udp
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.oldUDP {
+		if c.LocalAddr().String() == local.String() {
+			return c
+		}
+	}
+	return nil
 }
 
 // stunReceived hands a Binding response to the keep-alive waiting for it.
@@ -138,8 +154,9 @@ func (p *Phone) stunPing(ctx context.Context) (netip.AddrPort, error) {
 		p.stunMu.Unlock()
 	}()
 	req := stun.BindingRequest(id)
+	conn := p.flow.Load().udp
 	for _, wait := range stunRetransmits {
-		if _, err := p.udp.WriteTo(req, raddr); err != nil {
+		if _, err := conn.WriteTo(req, raddr); err != nil {
 			return netip.AddrPort{}, fmt.Errorf("softphone: STUN keep-alive: %w", err)
 		}
 		t := time.NewTimer(wait)
@@ -178,10 +195,56 @@ func (p *Phone) checkUDPFlow(stunSeen bool) flowCheck {
 		return flowCheck{ok: true}
 	case !stunSeen:
 		if raddr, rerr := net.ResolveUDPAddr("udp", p.cfg.Registrar); rerr == nil {
-			_, _ = p.udp.WriteTo([]byte("\r\n\r\n"), raddr)
+			_, _ = p.flow.Load().udp.WriteTo([]byte("\r\n\r\n"), raddr)
 		}
 		return flowCheck{ok: true}
 	default:
 		return flowCheck{reason: err.Error()}
 	}
+}
+
+// newRoute returns the local address the system now routes to the
+// registrar from when it is not the one in use (another interface, a new
+// address), else "". Config.ListenIP pins the address: then always "".
+func (p *Phone) newRoute() string {
+	if p.cfg.ListenIP != "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, time.Second)
+	defer cancel()
+	ip, err := localIPFor(ctx, p.cfg.Registrar)
+	if err != nil || ip == p.localIP() {
+		return ""
+	}
+	return ip
+}
+
+// moveTo makes ip the phone's local address: a new SIP socket (UDP) or
+// local port (TCP, TLS) there and a client bound to it. Calls placed or
+// received from now on use it, and each registered line's old contact is
+// removed by its next REGISTER, which the caller starts at once. Calls in
+// progress keep their media where it was; the old UDP socket stays open
+// for their signalling until Close.
+func (p *Phone) moveTo(ctx context.Context, ip string) error {
+	old := p.flow.Load()
+	f, err := p.bind(ctx, ip)
+	if err != nil {
+		if f != nil && f.udp != nil {
+			f.udp.Close()
+		}
+		return err
+	}
+	p.mu.Lock()
+	for _, l := range p.lines {
+		if l.reg.registered && l.reg.stale == nil {
+			u := p.contactURIAt(old, l)
+			l.reg.stale = &u
+		}
+	}
+	if old.udp != nil {
+		p.oldUDP = append(p.oldUDP, old.udp)
+	}
+	p.mu.Unlock()
+	p.flow.Store(f)
+	return nil
 }

@@ -27,6 +27,9 @@ type regState struct {
 	cseq       uint32
 	registered bool
 	until      time.Time
+	// stale is the contact registered from an address we moved from: the
+	// next REGISTER removes it (expires=0) as it adds the new one.
+	stale *sip.Uri
 }
 
 // retryPolicy spaces re-registration attempts after a failure (RFC 5626
@@ -44,6 +47,7 @@ func (p *Phone) register(ctx context.Context, l *line, expires time.Duration, re
 	aor := l.acct.AOR()
 	for attempt := 0; ; attempt++ {
 		req := p.registerRequest(l, expires)
+		ours := p.contactURI(l)
 		res, err := p.do(ctx, l, req)
 		if err != nil {
 			var se *StatusError
@@ -63,9 +67,12 @@ func (p *Phone) register(ctx context.Context, l *line, expires time.Duration, re
 		if !res.IsSuccess() {
 			return 0, fmt.Errorf("softphone: register %s: %w", aor, statusError("REGISTER", res, nil))
 		}
-		granted := grantedExpiry(res, p.contactURI(l), expires)
+		granted := grantedExpiry(res, ours, expires)
 		seen := viaSeen(res)
 		p.mu.Lock()
+		if st := l.reg.stale; st != nil && (st.Host != ours.Host || st.Port != ours.Port) {
+			l.reg.stale = nil // removed by this REGISTER
+		}
 		if seen != "" {
 			p.regSeen = seen
 		}
@@ -95,6 +102,16 @@ func (p *Phone) registerRequest(l *line, expires time.Duration) *sip.Request {
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.REGISTER})
 	req.AppendHeader(p.contactHeader(l))
+	p.mu.Lock()
+	stale := l.reg.stale
+	p.mu.Unlock()
+	if stale != nil {
+		// RFC 3261 section 10.2.2: expires=0 on a contact removes it, so
+		// the registrar stops forking calls to an address we left.
+		old := &sip.ContactHeader{Address: *stale, Params: sip.NewParams()}
+		old.Params.Add("expires", "0")
+		req.AppendHeader(old)
+	}
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	return req
 }
@@ -236,6 +253,18 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 			}
 			return
 		case <-keepAlive:
+			if ip := p.newRoute(); ip != "" {
+				was := p.localIP()
+				if err := p.moveTo(p.ctx, ip); err != nil {
+					p.log.Warn("the local address changed but the phone cannot move to it", "was", was, "now", ip, "err", err)
+				} else {
+					p.log.Warn("the local address changed; registering again from it", "was", was, "now", ip)
+					p.count("address_changes")
+					mapped = netip.AddrPort{} // a new flow, a new mapping
+					reRegisterAll()
+					continue
+				}
+			}
 			if p.cfg.Transport == "udp" {
 				if !checking {
 					checking = true
@@ -324,6 +353,13 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 			p.count("registrations")
 			csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: r.granted, Refresh: true})
 			it.due = time.Now().Add(p.refreshDelay(r.granted))
+			p.mu.Lock()
+			if r.l.reg.stale != nil {
+				// Registered from the old address while we moved: again,
+				// from the new one, now.
+				it.due = time.Now()
+			}
+			p.mu.Unlock()
 			heap.Push(&h, it)
 		}
 	}
@@ -436,8 +472,7 @@ func (p *Phone) keepAliveInterval() time.Duration {
 // pingFlow writes a CRLF keep-alive (RFC 5626 section 3.5.1) on our
 // connection to the registrar and reports whether the flow is still up.
 func (p *Phone) pingFlow() bool {
-	laddr := net.JoinHostPort(p.localIP, strconv.Itoa(p.port))
-	c, err := p.ua.TransportLayer().GetConnection(p.cfg.Transport, laddr)
+	c, err := p.ua.TransportLayer().GetConnection(p.cfg.Transport, p.flow.Load().addr())
 	if err != nil || c == nil {
 		return false
 	}

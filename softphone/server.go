@@ -156,11 +156,12 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	c := &Call{p: p, line: p.lineForUser(req.Recipient.User), id: req.CallID().Value(), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
 		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
-	if c.stream, err = newStream(c, p.localIP); err != nil {
+	ip := p.localIP()
+	if c.stream, err = newStream(c, ip); err != nil {
 		reply(req, tx, 500, "no media port")
 		return
 	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
 		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv)}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT, rm.dtmfPT = -1, -1
