@@ -266,6 +266,22 @@ func (k *KamailioServer) Log() string { return k.s.in.log() }
 // re-registration: registrations are lost. It blocks until ready or ctx ends.
 func (k *KamailioServer) Restart(ctx context.Context) error { return k.s.restart(ctx) }
 
+// Stop stops the server and keeps its ports and directory for [KamailioServer.Start]:
+// for tests of a registrar that is down for a while, with requests in flight.
+func (k *KamailioServer) Stop() { k.s.in.stop() }
+
+// Start starts a stopped server again on the same ports, once they are free, and
+// blocks until it is ready or ctx ends. Registrations made before Stop are lost.
+func (k *KamailioServer) Start(ctx context.Context) error {
+	k.s.in.mu.Lock()
+	ports := k.s.in.tcp
+	k.s.in.mu.Unlock()
+	if err := waitPortsFree(ctx, ports); err != nil {
+		return fmt.Errorf("lab: kamailio: start: %w", err)
+	}
+	return k.s.in.start(ctx)
+}
+
 // Close stops the server (SIGTERM, then SIGKILL to its process group) and removes its
 // directory when the lab made it. A second call returns an error matching net.ErrClosed.
 func (k *KamailioServer) Close() error { return k.s.in.close() }

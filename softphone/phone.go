@@ -60,7 +60,8 @@ type Phone struct {
 	regSeen   string           // where the registrar last saw our REGISTER come from
 	oldUDP    []net.PacketConn // SIP sockets of addresses we moved from, for calls still on them
 
-	parser   *sip.Parser // headers of datagrams sipgo would drop (flow.go)
+	parser   *sip.Parser   // headers of datagrams sipgo would drop (flow.go)
+	sockLost chan struct{} // the UDP SIP socket stopped being served
 	stunMu   sync.Mutex
 	stunWait map[stun.TxID]chan stunResult // STUN keep-alives awaiting their response
 }
@@ -81,6 +82,7 @@ func New(cfg Config) (*Phone, error) {
 		since:    time.Now(),
 		tp:       strings.ToUpper(cfg.Transport),
 		parser:   sip.NewParser(),
+		sockLost: make(chan struct{}, 1),
 		stunWait: map[stun.TxID]chan stunResult{},
 	}
 	routeSipgoLog()
@@ -328,7 +330,17 @@ func (p *Phone) bind(ctx context.Context, ip string) (*sipFlow, error) {
 		}
 		go func() {
 			defer p.wg.Done()
-			_ = p.srv.ServeUDP(conn)
+			err := p.srv.ServeUDP(conn)
+			// sipgo stops serving a socket on a read error. Unless we
+			// closed it (Close, or the phone moved and still serves the
+			// old one), the phone must move to a new socket.
+			if f := p.flow.Load(); p.ctx.Err() == nil && f != nil && f.udp == conn {
+				p.log.Warn("SIP socket no longer served", "addr", f.addr(), "err", err)
+				select {
+				case p.sockLost <- struct{}{}:
+				default:
+				}
+			}
 		}()
 		// ServeUDP adds the socket to sipgo's pool from its goroutine;
 		// requests sent before that would open a second socket.

@@ -206,6 +206,7 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 	flows := make(chan flowCheck, 1)
 	checking := false // a UDP keep-alive is in flight
 	stunSeen := false // the registrar answered STUN at least once
+	rebind := false   // the SIP socket failed: move to a new one
 	var mapped netip.AddrPort
 	sem := make(chan struct{}, refreshWorkers)
 	inFlight := 0
@@ -240,6 +241,44 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 			start(heap.Pop(&h).(*regItem))
 		}
 	}
+	// keepAliveTick checks the flow: has the local address changed (or
+	// the socket failed), is the flow to the registrar still up?
+	keepAliveTick := func() {
+		ip := p.newRoute()
+		if ip == "" && rebind {
+			ip = p.localIP()
+		}
+		if ip != "" {
+			was := p.localIP()
+			if err := p.moveTo(p.ctx, ip); err != nil {
+				p.log.Warn("the phone cannot move to a new SIP socket", "was", was, "now", ip, "err", err)
+			} else {
+				if ip != was {
+					p.log.Warn("the local address changed; registering again from it", "was", was, "now", ip)
+					p.count("address_changes")
+				}
+				rebind = false
+				mapped = netip.AddrPort{} // a new flow, a new mapping
+				reRegisterAll()
+				return
+			}
+		}
+		if p.cfg.Transport == "udp" {
+			if !checking {
+				checking = true
+				seen := stunSeen
+				workers.Go(func() { flows <- p.checkUDPFlow(seen) })
+			}
+			return
+		}
+		if p.pingFlow() {
+			return
+		}
+		// The flow broke (a registrar restart, a NAT or a network
+		// change): register every line again now, over a new one.
+		p.log.Warn("flow to the registrar lost; registering again")
+		reRegisterAll()
+	}
 	for {
 		if len(h) > 0 {
 			timer.Reset(max(time.Until(h[0].due), 0))
@@ -252,34 +291,13 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				inFlight--
 			}
 			return
+		case <-p.sockLost:
+			rebind = true
+			p.count("socket_failures")
+			p.log.Warn("the SIP socket failed; opening another and registering again")
+			keepAliveTick()
 		case <-keepAlive:
-			if ip := p.newRoute(); ip != "" {
-				was := p.localIP()
-				if err := p.moveTo(p.ctx, ip); err != nil {
-					p.log.Warn("the local address changed but the phone cannot move to it", "was", was, "now", ip, "err", err)
-				} else {
-					p.log.Warn("the local address changed; registering again from it", "was", was, "now", ip)
-					p.count("address_changes")
-					mapped = netip.AddrPort{} // a new flow, a new mapping
-					reRegisterAll()
-					continue
-				}
-			}
-			if p.cfg.Transport == "udp" {
-				if !checking {
-					checking = true
-					seen := stunSeen
-					workers.Go(func() { flows <- p.checkUDPFlow(seen) })
-				}
-				continue
-			}
-			if p.pingFlow() {
-				continue
-			}
-			// The flow broke (a registrar restart, a NAT or a network
-			// change): register every line again now, over a new one.
-			p.log.Warn("flow to the registrar lost; registering again")
-			reRegisterAll()
+			keepAliveTick()
 		case fc := <-flows:
 			checking = false
 			if p.ctx.Err() != nil {
