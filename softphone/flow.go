@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -54,16 +53,17 @@ func shortBody(data []byte) (declared, got int, short bool) {
 		return 0, 0, false
 	}
 	got = len(data) - end - 4
-	for line := range strings.SplitSeq(string(data[:end]), "\r\n") {
-		name, val, ok := strings.Cut(line, ":")
+	// Bytes, not a string of the headers: this runs on every datagram.
+	for line := range bytes.SplitSeq(data[:end], []byte("\r\n")) {
+		name, val, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
 		}
-		name = strings.TrimSpace(name)
-		if !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "l") {
+		name = bytes.TrimSpace(name)
+		if !bytes.EqualFold(name, []byte("Content-Length")) && !bytes.EqualFold(name, []byte("l")) {
 			continue
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(val))
+		n, err := strconv.Atoi(string(bytes.TrimSpace(val)))
 		if err != nil {
 			return 0, 0, false // sipgo's parser reports that one
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -91,4 +92,49 @@ func TestIntegrationSIPSocketLost(t *testing.T) {
 	assert.NotEqual(t, old.port, now.port)
 	assert.Equal(t, int64(1), p.Health().Counters["socket_failures"])
 	require.NoError(t, p.Shutdown(t.Context()))
+}
+
+// benchInvite is an INVITE with SDP of about 1 KB, as kamailio relays one.
+var benchInvite = []byte("INVITE sip:bob@127.0.0.1:40000 SIP/2.0\r\n" +
+	"Record-Route: <sip:127.0.0.1:5060;lr>\r\n" +
+	"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK2f1a.0c3e7a4b000000000000000000000000.0\r\n" +
+	"Via: SIP/2.0/UDP 127.0.0.1:41234;rport=41234;branch=z9hG4bK.qwertyuiopasdfgh\r\n" +
+	"Max-Forwards: 69\r\n" +
+	"From: <sip:alice@example.test>;tag=abcdefghijklmnop\r\n" +
+	"To: <sip:bob@example.test>\r\n" +
+	"Call-ID: 0123456789abcdefghijklmn\r\n" +
+	"CSeq: 2 INVITE\r\n" +
+	"Contact: <sip:alice@127.0.0.1:41234>\r\n" +
+	"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE\r\n" +
+	"Supported: timer, replaces\r\n" +
+	"Session-Expires: 1800\r\n" +
+	"User-Agent: OpenCSF\r\n" +
+	"Content-Type: application/sdp\r\n" +
+	"Content-Length: 237\r\n\r\n" +
+	"v=0\r\no=- 1234567890 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+	"m=audio 40002 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n" +
+	"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n" +
+	"a=rtcp:40003\r\n")
+
+// BenchmarkReadFilter measures what the read filter adds to every UDP
+// datagram (the Content-Length check) next to sipgo's own parse of it.
+func BenchmarkReadFilter(b *testing.B) {
+	if _, _, short := shortBody(benchInvite); short {
+		b.Fatal("bench INVITE is short")
+	}
+	b.Run("filter", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			shortBody(benchInvite)
+		}
+	})
+	b.Run("sipgo-parse", func(b *testing.B) {
+		parser := sip.NewParser()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parser.ParseSIP(benchInvite); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
