@@ -70,21 +70,25 @@ func TestIntegrationRestart(t *testing.T) {
 	}
 }
 
-// TestIntegrationRestartKeepAlive: over TCP with a long refresh interval,
-// CRLF keep-alives find the flow broken by a kamailio restart and the phone
-// registers again at once.
+// TestIntegrationRestartKeepAlive: over TCP and TLS with a long refresh
+// interval, CRLF keep-alives find the flow broken by a kamailio restart and
+// the phone registers again at once.
 func TestIntegrationRestartKeepAlive(t *testing.T) {
-	k := lab.Kamailio(t, nil)
-	p := newPhone(t, k, "alice", "secret1", "tcp", func(c *softphone.Config) { c.KeepAlive = 300 * time.Millisecond })
-	require.NoError(t, p.Start(t.Context()))
-	waitFor[softphone.Registered](t, p, 5*time.Second, nil)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	require.NoError(t, k.Restart(ctx))
-	restarted := time.Now()
-	waitFor[softphone.Registered](t, p, 5*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(restarted) })
-	t.Logf("registered again %v after the restart (refresh due in 30 s)", time.Since(restarted).Round(time.Millisecond))
-	assert.Positive(t, p.Health().Counters["flow_failures"])
+	for _, tp := range []string{"tcp", "tls"} {
+		t.Run(tp, func(t *testing.T) {
+			k := lab.Kamailio(t, nil)
+			p := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.KeepAlive = 300 * time.Millisecond })
+			require.NoError(t, p.Start(t.Context()))
+			waitFor[softphone.Registered](t, p, 5*time.Second, nil)
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			require.NoError(t, k.Restart(ctx))
+			restarted := time.Now()
+			waitFor[softphone.Registered](t, p, 5*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(restarted) })
+			t.Logf("registered again %v after the restart (refresh due in 30 s)", time.Since(restarted).Round(time.Millisecond))
+			assert.Positive(t, p.Health().Counters["flow_failures"])
+		})
+	}
 }
 
 // TestIntegrationRegistrarDownMidRegistration: kamailio goes down while
