@@ -104,6 +104,10 @@ type Config struct {
 	RingTimeout time.Duration
 }
 
+// discardLogger is every phone's logger when Config.Logger is nil: one
+// value, so that the router of sipgo's logs asks it once for a fleet.
+var discardLogger = slog.New(slog.DiscardHandler)
+
 func (c *Config) validate() error {
 	if c.Account.User == "" {
 		return fmt.Errorf("softphone: Config.Account.User is required")
@@ -154,7 +158,7 @@ func (c *Config) validate() error {
 		c.UserAgent = "OpenCSF"
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = discardLogger
 	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = 2 * time.Minute

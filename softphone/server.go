@@ -370,12 +370,9 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(sip.NewHeader("Require", "timer"))
 		res.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))+";refresher="+who))
 	}
-	if err := tx.Respond(res); err != nil {
-		return
-	}
-	if hasSE {
-		c.armSessionTimer(se, who == "uas")
-	}
+	// Media and state follow the answer before it leaves: the far end may
+	// act on our answer at once (a BYE right after a hold), and the call
+	// must have passed through the state the answer puts it in.
 	if rm.savp {
 		if err := c.stream.setSRTP(lc, rc); err != nil {
 			p.log.Warn("srtp rekey failed", logCallID, c.id, "err", err)
@@ -389,6 +386,12 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	case state == CallRemoteHeld:
 		c.setState(CallActive, nil)
+	}
+	if err := tx.Respond(res); err != nil {
+		return
+	}
+	if hasSE {
+		c.armSessionTimer(se, who == "uas")
 	}
 }
 

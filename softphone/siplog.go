@@ -16,7 +16,7 @@ import (
 // package-level logger is set once to sipgoRouter, which hands each record
 // to the phone whose SIP socket the record names, or, when it names none,
 // to every live phone's logger (each distinct Config.Logger once).
-var sipgoLog = &sipgoRouter{byAddr: map[string]*Phone{}, live: map[*Phone]struct{}{}}
+var sipgoLog = &sipgoRouter{byAddr: map[string]*Phone{}, live: map[*Phone]struct{}{}, loggers: map[*slog.Logger]int{}}
 
 var installSipgoLog sync.Once
 
@@ -33,12 +33,19 @@ type sipgoRouter struct {
 	mu     sync.Mutex
 	byAddr map[string]*Phone // local SIP address (ip:port) → phone
 	live   map[*Phone]struct{}
+	// loggers counts the live phones by Config.Logger: a fleet of phones
+	// usually shares one, and Enabled asks each once. (By *slog.Logger, not
+	// by handler: a handler need not be comparable.)
+	loggers map[*slog.Logger]int
 }
 
 func (r *sipgoRouter) add(p *Phone, addr string) {
 	r.mu.Lock()
 	r.byAddr[addr] = p
-	r.live[p] = struct{}{}
+	if _, ok := r.live[p]; !ok {
+		r.live[p] = struct{}{}
+		r.loggers[p.cfg.Logger]++
+	}
 	r.mu.Unlock()
 }
 
@@ -49,7 +56,12 @@ func (r *sipgoRouter) remove(p *Phone) {
 			delete(r.byAddr, a)
 		}
 	}
-	delete(r.live, p)
+	if _, ok := r.live[p]; ok {
+		delete(r.live, p)
+		if r.loggers[p.cfg.Logger]--; r.loggers[p.cfg.Logger] == 0 {
+			delete(r.loggers, p.cfg.Logger)
+		}
+	}
 	r.mu.Unlock()
 }
 
@@ -64,19 +76,29 @@ func (r *sipgoRouter) targets(addrs []string) []*slog.Logger {
 			return []*slog.Logger{p.log}
 		}
 	}
-	seen := map[slog.Handler]bool{}
+	seen := map[*slog.Logger]bool{}
 	var out []*slog.Logger
 	for p := range r.live {
-		if h := p.cfg.Logger.Handler(); !seen[h] {
-			seen[h] = true
+		if !seen[p.cfg.Logger] {
+			seen[p.cfg.Logger] = true
 			out = append(out, p.log)
 		}
 	}
 	return out
 }
 
-// Enabled says yes: the level is decided by each target's handler.
-func (r *sipgoRouter) Enabled(context.Context, slog.Level) bool { return true }
+// Enabled reports whether any live phone logs at level, so that sipgo's
+// per-message debug lines cost nothing when no phone wants them.
+func (r *sipgoRouter) Enabled(ctx context.Context, level slog.Level) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for l := range r.loggers {
+		if l.Enabled(ctx, level) {
+			return true
+		}
+	}
+	return false
+}
 
 func (r *sipgoRouter) Handle(ctx context.Context, rec slog.Record) error {
 	return routedRecord(ctx, r, nil, rec)
@@ -94,7 +116,9 @@ type sipgoRouterWith struct {
 	attrs []slog.Attr
 }
 
-func (w *sipgoRouterWith) Enabled(context.Context, slog.Level) bool { return true }
+func (w *sipgoRouterWith) Enabled(ctx context.Context, level slog.Level) bool {
+	return w.r.Enabled(ctx, level)
+}
 
 func (w *sipgoRouterWith) Handle(ctx context.Context, rec slog.Record) error {
 	return routedRecord(ctx, w.r, w.attrs, rec)
