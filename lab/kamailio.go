@@ -16,13 +16,17 @@ type KamailioOptions struct {
 	Users  []User       // empty means DefaultUsers
 	CA     *CA          // nil means a new CA in Dir/ca
 	Logger *slog.Logger // nil means discard
+	// DigestAlgorithm is the algorithm of the digest challenges: "MD5" or
+	// "SHA-256" (RFC 8760); empty means MD5.
+	DigestAlgorithm string
 }
 
 // KamailioServer is a running Kamailio SIP registrar and proxy for [Domain]. REGISTER
 // is challenged with digest authentication (realm example.test, RFC 3261 section
 // 22.4) and answered 401, INVITE, MESSAGE and SUBSCRIBE with 407; the From user's
-// password is the lab password. OPTIONS to the server itself gets 200. Registrations
-// live in memory only: a restart forgets them.
+// password is the lab password. OPTIONS to the server itself gets 200. STUN Binding
+// requests on the SIP port are answered (module stun), as RFC 5626 keep-alives over UDP
+// need. Registrations live in memory only: a restart forgets them.
 type KamailioServer struct {
 	// UDPAddr and TCPAddr are the same port; TLSAddr is the SIP over TLS port. All are
 	// host:port on 127.0.0.1.
@@ -61,6 +65,11 @@ func StartKamailio(ctx context.Context, opts KamailioOptions) (*KamailioServer, 
 		return nil, err
 	}
 	in := s.in
+	switch opts.DigestAlgorithm {
+	case "", "MD5", "SHA-256":
+	default:
+		return nil, s.fail(fmt.Errorf("lab: kamailio: digest algorithm %q: want MD5 or SHA-256", opts.DigestAlgorithm))
+	}
 	k := &KamailioServer{Domain: Domain, Dir: in.dir, s: s}
 	if err := in.mkdirs(0o755, "run"); err != nil {
 		return nil, s.fail(fmt.Errorf("lab: kamailio: %w", err))
@@ -76,7 +85,7 @@ func StartKamailio(ctx context.Context, opts KamailioOptions) (*KamailioServer, 
 			return err
 		}
 		k.UDPAddr, k.TCPAddr, k.TLSAddr = hostPort(ports[0]), hostPort(ports[0]), hostPort(ports[1])
-		if err := writeFile(cfg, kamailioConfig(in.dir, s.users, ports[0], ports[1]), 0o644); err != nil {
+		if err := writeFile(cfg, kamailioConfig(in.dir, s.users, ports[0], ports[1], opts.DigestAlgorithm), 0o644); err != nil {
 			return err
 		}
 		in.configure([]string{bin, "-DD", "-E", "-f", cfg, "-P", in.path("kamailio.pid"),
@@ -142,13 +151,16 @@ func kamailioModules() string {
 	return "/usr/lib/kamailio/modules/"
 }
 
-func kamailioConfig(dir string, users []User, sip, sips int) string {
+func kamailioConfig(dir string, users []User, sip, sips int, algorithm string) string {
+	if algorithm == "" {
+		algorithm = "MD5"
+	}
 	var fill strings.Builder
 	for _, u := range users {
 		fmt.Fprintf(&fill, "\t$sht(users=>%s) = \"%s\";\n", u.Name, u.Password)
 	}
 	r := strings.NewReplacer("$T/", dir+"/", "$P1", fmt.Sprint(sip), "$P2", fmt.Sprint(sips),
-		"$DOMAIN", Domain, "$USERS\n", fill.String(), "$MPATH", kamailioModules())
+		"$DOMAIN", Domain, "$USERS\n", fill.String(), "$MPATH", kamailioModules(), "$ALG", algorithm)
 	return r.Replace(`#!KAMAILIO
 # written by the OpenCSF lab
 log_stderror=yes
@@ -177,9 +189,11 @@ loadmodule "registrar.so"
 loadmodule "auth.so"
 loadmodule "htable.so"
 loadmodule "tls.so"
+loadmodule "stun.so"
 
 modparam("usrloc", "db_mode", 0)
 modparam("htable", "htable", "users=>size=4;")
+modparam("auth", "algorithm", "$ALG")
 modparam("tls", "config", "$T/tls.cfg")
 
 event_route[htable:mod-init] {
@@ -251,6 +265,22 @@ func (k *KamailioServer) Log() string { return k.s.in.log() }
 // Restart stops the server and starts it again on the same ports, for tests of
 // re-registration: registrations are lost. It blocks until ready or ctx ends.
 func (k *KamailioServer) Restart(ctx context.Context) error { return k.s.restart(ctx) }
+
+// Stop stops the server and keeps its ports and directory for [KamailioServer.Start]:
+// for tests of a registrar that is down for a while, with requests in flight.
+func (k *KamailioServer) Stop() { k.s.in.stop() }
+
+// Start starts a stopped server again on the same ports, once they are free, and
+// blocks until it is ready or ctx ends. Registrations made before Stop are lost.
+func (k *KamailioServer) Start(ctx context.Context) error {
+	k.s.in.mu.Lock()
+	ports := k.s.in.tcp
+	k.s.in.mu.Unlock()
+	if err := waitPortsFree(ctx, ports); err != nil {
+		return fmt.Errorf("lab: kamailio: start: %w", err)
+	}
+	return k.s.in.start(ctx)
+}
 
 // Close stops the server (SIGTERM, then SIGKILL to its process group) and removes its
 // directory when the lab made it. A second call returns an error matching net.ErrClosed.

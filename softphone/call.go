@@ -119,6 +119,10 @@ type dialog struct {
 	routeSet            []sip.Uri
 	localSeq            uint32
 	inviteSeq           uint32
+	// peerUpdate: the far end listed UPDATE in Allow (RFC 3311 section
+	// 5.1), so session refreshes and, with Config.MediaByUpdate, offers
+	// may go as UPDATE.
+	peerUpdate bool
 }
 
 // ID returns the call's SIP Call-ID.
@@ -242,7 +246,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	if closed || stopping {
 		return nil, fmt.Errorf("softphone: dial: %w", net.ErrClosed)
 	}
-	if p.cli == nil || (!registered && !p.cfg.NoRegister) {
+	if p.flow.Load() == nil || (!registered && !p.cfg.NoRegister) {
 		return nil, fmt.Errorf("softphone: dial %s: %w", to, ErrNotRegistered)
 	}
 	target, err := p.parseURI(to)
@@ -251,7 +255,8 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	}
 	c := &Call{p: p, line: l, id: sip.GenerateTagN(24), dir: Outgoing, remote: target.String(), state: CallDialing,
 		done: make(chan struct{}), started: time.Now()}
-	if c.stream, err = newStream(c, p.localIP); err != nil {
+	ip := p.localIP()
+	if c.stream, err = newStream(c, ip); err != nil {
 		return nil, err
 	}
 	c.stream.setIO(opts.Source, opts.Sink)
@@ -260,7 +265,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 		cd, _ := codecByName(n)
 		codecs = append(codecs, cd)
 	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
 		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
@@ -363,7 +368,7 @@ func (c *Call) invite(ctx context.Context, target sip.Uri, replaces string) (*si
 // CANCEL if ctx ends first.
 func (c *Call) inviteOnce(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	p := c.p
-	tx, err := p.cli.TransactionRequest(ctx, req)
+	tx, err := p.client().TransactionRequest(ctx, req)
 	if err != nil {
 		return nil, p.classify(fmt.Errorf("softphone: INVITE: %w", err))
 	}
@@ -436,7 +441,7 @@ func (c *Call) cancelInvite(ctx context.Context, req *sip.Request, tx sip.Client
 	ctx2, ccancel2 := context.WithCancel(ctx2)
 	defer ccancel2()
 	// Send CANCEL as built: no header rewriting.
-	if ctx, err := c.p.cli.TransactionRequest(ctx2, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err == nil {
+	if ctx, err := c.p.client().TransactionRequest(ctx2, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err == nil {
 		defer ctx.Terminate()
 	}
 	for {
@@ -515,29 +520,47 @@ func (c *Call) setDialogUAC(req *sip.Request, res *sip.Response) {
 	}
 	c.dlg.localSeq = req.CSeq().SeqNo
 	c.dlg.inviteSeq = req.CSeq().SeqNo
+	c.dlg.peerUpdate = allowsUpdate(res)
+}
+
+// allowsUpdate reports whether a message's Allow lists UPDATE.
+func allowsUpdate(m sip.Message) bool {
+	for _, h := range m.GetHeaders("Allow") {
+		for method := range strings.SplitSeq(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(method), "UPDATE") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // established completes an answered outgoing call: dialog, ACK, media.
 func (c *Call) established(req *sip.Request, res *sip.Response) error {
 	c.setDialogUAC(req, res)
-	c.sendAck()
 	rm, err := parseSDP(res.Body())
 	if err != nil {
+		c.sendAck()
 		return fmt.Errorf("softphone: answer to %s: %w", c.remote, err)
 	}
 	cd, err := choose(rm, c.local.codecs)
 	if err != nil {
+		c.sendAck()
 		return fmt.Errorf("softphone: answer to %s: %w", c.remote, err)
 	}
 	if err := c.applyAnswerCrypto(rm); err != nil {
+		c.sendAck()
 		return fmt.Errorf("softphone: answer to %s: %w", c.remote, err)
 	}
 	c.mu.Lock()
 	c.remoteMedia = rm
 	c.mu.Unlock()
 	c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
-	c.stream.start(c.p.media)
+	// Active before the ACK leaves: the far end may send a re-INVITE or
+	// UPDATE the moment it has it.
 	c.setState(CallActive, nil)
+	c.sendAck()
+	c.stream.start(c.p.media)
 	// RFC 4028 section 7.2: with Session-Expires in the 2xx the refresher
 	// is as it says; without it the far end does not do timers and we
 	// refresh ourselves only if we asked for them.
@@ -626,7 +649,7 @@ func hostPort(u sip.Uri, tp string) string {
 
 func (c *Call) sendAck() {
 	ack := c.inDialog(sip.ACK)
-	if err := c.p.cli.WriteRequest(ack); err != nil {
+	if err := c.p.client().WriteRequest(ack); err != nil {
 		c.p.log.Warn("ACK not sent", logCallID, c.id, "err", err)
 	}
 }
@@ -664,14 +687,110 @@ func (c *Call) Hangup(ctx context.Context) error {
 	return err
 }
 
-// Hold puts the call on hold with a re-INVITE offering sendonly (RFC 3264
-// section 8.4); the far end stops sending.
-func (c *Call) Hold(ctx context.Context) error { return c.reinvite(ctx, sendonly, CallHeld) }
+// Hold puts the call on hold with an offer of sendonly (RFC 3264 section
+// 8.4); the far end stops sending. The offer goes in a re-INVITE, or in
+// UPDATE with Config.MediaByUpdate when the far end allows it.
+func (c *Call) Hold(ctx context.Context) error {
+	return c.offer(ctx, c.offerMethod(), sendonly, CallHeld)
+}
 
-// Resume takes the call off hold (sendrecv again).
-func (c *Call) Resume(ctx context.Context) error { return c.reinvite(ctx, sendrecv, CallActive) }
+// Resume takes the call off hold (sendrecv again), as Hold sends its offer.
+func (c *Call) Resume(ctx context.Context) error {
+	return c.offer(ctx, c.offerMethod(), sendrecv, CallActive)
+}
 
-func (c *Call) reinvite(ctx context.Context, dir direction, next CallState) error {
+// offerMethod is how Hold and Resume send their offer.
+func (c *Call) offerMethod() sip.RequestMethod {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p.cfg.MediaByUpdate && c.dlg.peerUpdate {
+		return sip.UPDATE
+	}
+	return sip.INVITE
+}
+
+// Update sends the call's current media as a new offer in UPDATE (RFC
+// 3311), as after a change of address or codec, keeping the call's state.
+// It fails with ErrBadState when the far end did not list UPDATE in Allow.
+func (c *Call) Update(ctx context.Context) error {
+	c.mu.Lock()
+	allowed, state := c.dlg.peerUpdate, c.state
+	c.mu.Unlock()
+	if !allowed {
+		return fmt.Errorf("softphone: UPDATE: the far end does not allow it: %w", ErrBadState)
+	}
+	dir := sendrecv
+	if state == CallHeld {
+		dir = sendonly
+	}
+	return c.offer(ctx, sip.UPDATE, dir, state)
+}
+
+// Refresh refreshes the session now (RFC 4028), as the session timer
+// does: UPDATE without a body when the far end allows UPDATE (section
+// 7.4: no offer, no ACK), else a re-INVITE with the current offer. Both
+// sides restart their session timers.
+func (c *Call) Refresh(ctx context.Context) error {
+	c.mu.Lock()
+	byUpdate, state := c.dlg.peerUpdate, c.state
+	c.mu.Unlock()
+	var err error
+	if byUpdate {
+		err = c.refreshByUpdate(ctx)
+	} else {
+		dir := sendrecv
+		if state == CallHeld {
+			dir = sendonly
+		}
+		err = c.offer(ctx, sip.INVITE, dir, state)
+	}
+	if err == nil {
+		c.mu.Lock()
+		c.refreshes++
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// refreshByUpdate refreshes the session with an UPDATE without a body
+// (RFC 4028 section 7.4): no offer to make, no ACK to send.
+func (c *Call) refreshByUpdate(ctx context.Context) error {
+	c.mu.Lock()
+	state := c.state
+	if state == CallEnded || c.ending {
+		c.mu.Unlock()
+		return ErrCallEnded
+	}
+	if state != CallActive && state != CallHeld && state != CallRemoteHeld {
+		c.mu.Unlock()
+		return fmt.Errorf("softphone: UPDATE in state %s: %w", state, ErrBadState)
+	}
+	interval := c.seInterval
+	c.mu.Unlock()
+	req := c.inDialog(sip.UPDATE)
+	if interval > 0 {
+		req.AppendHeader(sip.NewHeader("Supported", "timer"))
+		req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(interval/time.Second))+";refresher=uac"))
+	}
+	res, err := c.p.transact(ctx, req, nil)
+	if err != nil {
+		return fmt.Errorf("softphone: UPDATE: %w", err)
+	}
+	if !res.IsSuccess() {
+		return fmt.Errorf("softphone: UPDATE: %w", statusError("UPDATE", res, nil))
+	}
+	weRefresh := true
+	if se, who, ok := sessionExpires(res.GetHeader("Session-Expires")); ok {
+		interval, weRefresh = se, who != "uas"
+	}
+	c.armSessionTimer(interval, weRefresh)
+	return nil
+}
+
+// offer sends a new offer within the dialog, in a re-INVITE or an UPDATE
+// (RFC 3311: same offer and answer, one transaction, no ACK), and moves
+// the call to next once answered.
+func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir direction, next CallState) error {
 	c.mu.Lock()
 	state := c.state
 	if state == CallEnded || c.ending {
@@ -689,7 +808,7 @@ func (c *Call) reinvite(ctx context.Context, dir direction, next CallState) erro
 		lm.codecs = []codec{cd}
 	}
 	c.mu.Unlock()
-	req := c.inDialog(sip.INVITE)
+	req := c.inDialog(method)
 	c.mu.Lock()
 	interval := c.seInterval
 	c.mu.Unlock()
@@ -699,27 +818,34 @@ func (c *Call) reinvite(ctx context.Context, dir direction, next CallState) erro
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(lm.marshal())
+	what := "re-INVITE"
+	if method == sip.UPDATE {
+		what = "UPDATE"
+	}
 	res, err := c.p.transact(ctx, req, nil)
 	if err != nil {
-		return fmt.Errorf("softphone: re-INVITE: %w", err)
+		return fmt.Errorf("softphone: %s: %w", what, err)
 	}
 	if !res.IsSuccess() {
-		return fmt.Errorf("softphone: re-INVITE: %w", statusError("INVITE", res, nil))
+		return fmt.Errorf("softphone: %s: %w", what, statusError(method.String(), res, nil))
 	}
-	c.mu.Lock()
-	c.dlg.inviteSeq = req.CSeq().SeqNo
-	c.mu.Unlock()
-	c.sendAck()
+	if method == sip.INVITE {
+		c.mu.Lock()
+		c.dlg.inviteSeq = req.CSeq().SeqNo
+		c.dlg.peerUpdate = allowsUpdate(res) || c.dlg.peerUpdate
+		c.mu.Unlock()
+		c.sendAck()
+	}
 	rm, err := parseSDP(res.Body())
 	if err != nil {
-		return fmt.Errorf("softphone: re-INVITE answer: %w", err)
+		return fmt.Errorf("softphone: %s answer: %w", what, err)
 	}
 	cd, err := choose(rm, lm.codecs)
 	if err != nil {
-		return fmt.Errorf("softphone: re-INVITE answer: %w", err)
+		return fmt.Errorf("softphone: %s answer: %w", what, err)
 	}
 	if err := c.applyAnswerCrypto(rm); err != nil {
-		return fmt.Errorf("softphone: re-INVITE answer: %w", err)
+		return fmt.Errorf("softphone: %s answer: %w", what, err)
 	}
 	c.stream.configure(rm, cd, dir.answer(rm.dir))
 	c.setState(next, nil)

@@ -43,7 +43,11 @@ type Config struct {
 	// Trust classifies TLS failures for diagnostics; nil means none.
 	Trust *csf.Trust
 	// ListenIP is the local address for SIP and RTP; empty means the
-	// address the system routes to the registrar from.
+	// address the system routes to the registrar from, checked again at
+	// every keep-alive: when it changes (another network), the phone moves
+	// its SIP socket there and registers every line again from it,
+	// removing the old contact. Calls in progress keep their media where
+	// it was.
 	ListenIP string
 	// Expires is the registration lifetime asked for; 0 means one hour.
 	// The phone refreshes at half the lifetime the registrar grants.
@@ -53,10 +57,13 @@ type Config struct {
 	// 10.2.4). A registrar that restarted and forgot us is found, and we
 	// re-register, within this interval.
 	RefreshInterval time.Duration
-	// KeepAlive is the interval of CRLF keep-alives on a TCP or TLS flow
-	// to the registrar (RFC 5626 section 4.4.1); when the flow is found
-	// broken the phone registers again at once. 0 means 30 s; negative
-	// turns them off. Not used with UDP.
+	// KeepAlive is the interval of keep-alives on the flow to the
+	// registrar (RFC 5626 section 4.4): CRLF on TCP and TLS, STUN Binding
+	// requests on UDP. When the flow is found broken, or on UDP the
+	// registrar sees us at a new address (a NAT rebinding), the phone
+	// registers every line again at once. A UDP registrar that never
+	// answers STUN gets CRLF instead and its silence is not a failure. 0
+	// means 30 s on TCP and TLS, 25 s on UDP; negative turns them off.
 	KeepAlive time.Duration
 	// NoRegister makes Start skip registration (a phone that only calls
 	// out through a proxy that does not require it, or a peer to peer test).
@@ -73,6 +80,12 @@ type Config struct {
 	// it passes without one. 0 means 30 minutes; negative turns session
 	// timers off.
 	SessionExpires time.Duration
+	// MediaByUpdate makes Hold and Resume send their offer in UPDATE
+	// (RFC 3311) rather than a re-INVITE when the far end lists UPDATE in
+	// Allow: one transaction, no ACK. Off by default: RFC 3311 section 5.1
+	// prefers re-INVITE for offers in an established dialog. Session
+	// refreshes (RFC 4028) use UPDATE whenever the far end allows it.
+	MediaByUpdate bool
 	// NoDTMFEvents leaves telephone-event (RFC 4733) out of our offers, so
 	// that digits go as SIP INFO; for peers that mishandle it.
 	NoDTMFEvents bool
@@ -90,6 +103,10 @@ type Config struct {
 	// RingTimeout bounds how long an outgoing call rings; 0 means 2 minutes.
 	RingTimeout time.Duration
 }
+
+// discardLogger is every phone's logger when Config.Logger is nil: one
+// value, so that the router of sipgo's logs asks it once for a fleet.
+var discardLogger = slog.New(slog.DiscardHandler)
 
 func (c *Config) validate() error {
 	if c.Account.User == "" {
@@ -141,7 +158,7 @@ func (c *Config) validate() error {
 		c.UserAgent = "OpenCSF"
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = discardLogger
 	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = 2 * time.Minute

@@ -5,7 +5,10 @@
 // A [Phone] is one SIP socket serving one or more lines (Config.Account,
 // Config.Lines). It registers each account with a registrar (digest
 // MD5 or SHA-256, chosen among several challenges as RFC 8760 says), keeps
-// the registration fresh, places calls with [Phone.Dial] and announces
+// the registration fresh (with keep-alives on the flow: CRLF on TCP and TLS,
+// STUN on UDP, registering again when the flow breaks, the registrar sees
+// us at a new address or the route to it leaves from a new local address),
+// places calls with [Phone.Dial] and announces
 // incoming ones as [CallReceived] events. A [Call] carries G.711 audio
 // (µ-law or A-law, 20 ms frames; Opus in builds with it) over RTP, encrypted with SRTP when the
 // signalling is TLS, and moves through a typed state machine ([CallState])
@@ -61,8 +64,10 @@
 //
 // # What is not here yet
 //
-// Sending UPDATE (we answer it), STUN keep-alives on UDP, a
-// fleet-wide media engine with batched socket calls, Opus at 48 kHz.
+// Moving a call's media to a new local address (a phone that changed
+// networks registers again from the new address, but calls in progress
+// keep the old one), a fleet-wide media engine with batched socket calls,
+// Opus at 48 kHz.
 //
 // # Opus
 //

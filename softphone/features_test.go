@@ -112,19 +112,39 @@ func TestIntegrationDTMF(t *testing.T) {
 
 func TestIntegrationCallWaiting(t *testing.T) {
 	k := lab.Kamailio(t, nil)
-	alice, bob, ac, _ := connect(t, k, nil, nil, nil)
+	bobHears := &audio.ToneDetector{Frequency: 900}
+	alice, bob, ac, bc := connect(t, k, &softphone.CallOptions{Source: &audio.Tone{Frequency: 900}}, &softphone.CallOptions{Sink: bobHears}, nil)
 	carol := newPhone(t, k, "carol", "secret3", "udp", nil)
 	require.NoError(t, carol.Start(t.Context()))
+	eventually(t, 5*time.Second, func() bool { _, n := bobHears.Counts(); return n > 10 }, "bob does not hear alice")
 	// A second call reaches bob while the first is up; he holds the first
 	// and answers the second.
+	second := make(chan *softphone.Call, 1)
 	go func() {
 		ev := waitFor[softphone.CallReceived](t, bob, 10*time.Second, nil)
+		assert.NoError(t, bc.Hold(t.Context()))
 		assert.NoError(t, ev.Call.Answer(t.Context(), nil))
+		second <- ev.Call
 	}()
 	cc, err := carol.Dial(t.Context(), "bob", nil)
 	require.NoError(t, err)
+	var bc2 *softphone.Call
+	select {
+	case bc2 = <-second:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob did not answer the second call")
+	}
 	assert.Len(t, bob.Calls(), 2)
+	assert.Equal(t, softphone.CallHeld, bc.State())
+	eventually(t, 2*time.Second, func() bool { return ac.State() == softphone.CallRemoteHeld }, "alice not held: %s", ac.State())
+	assert.Equal(t, softphone.CallActive, bc2.State())
+
+	// Carol hangs up; bob takes alice off hold and hears her again.
 	require.NoError(t, cc.Hangup(t.Context()))
+	<-bc2.Done()
+	require.NoError(t, bc.Resume(t.Context()))
+	_, before := bobHears.Counts()
+	eventually(t, 5*time.Second, func() bool { _, n := bobHears.Counts(); return n > before+10 }, "bob does not hear alice after resuming")
 	require.NoError(t, ac.Hangup(t.Context()))
 	eventually(t, 5*time.Second, func() bool { return len(bob.Calls()) == 0 }, "bob still has calls")
 	_ = alice

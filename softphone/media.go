@@ -358,8 +358,10 @@ func (s *stream) start(m *mediaEngine) {
 		return
 	}
 	s.running = true
-	s.mu.Unlock()
+	// Add under the lock that close takes before it waits: a BYE may end
+	// the call while the answer is starting its media.
 	s.wg.Add(2)
+	s.mu.Unlock()
 	go s.readRTP()
 	go s.readRTCP()
 	m.add(s)
@@ -367,6 +369,9 @@ func (s *stream) start(m *mediaEngine) {
 
 // close stops the stream and waits for its readers.
 func (s *stream) close(m *mediaEngine) {
+	s.mu.Lock()
+	s.running = true // a start racing this close starts nothing
+	s.mu.Unlock()
 	m.remove(s)
 	s.rtpConn.Close()
 	s.rtcpConn.Close()
@@ -865,14 +870,13 @@ func (s *stream) snapshotCodec() codec {
 	return s.codec
 }
 
-func (s *stream) currentSource() audio.Source {
+// takeIO hands the stream's source and sink to another call (a transfer):
+// from now on this stream sends silence and discards what it hears, so
+// that no source is read by two pacing goroutines at once.
+func (s *stream) takeIO() (audio.Source, audio.Sink) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.src
-}
-
-func (s *stream) currentSink() audio.Sink {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sink
+	src, sink := s.src, s.sink
+	s.src, s.sink = audio.Silence{}, audio.Discard{}
+	return src, sink
 }

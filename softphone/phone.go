@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/opencsf/opencsf/config"
 	"github.com/opencsf/opencsf/csf"
+	"github.com/opencsf/opencsf/softphone/internal/stun"
 )
 
 // Log keys.
@@ -38,14 +40,11 @@ type Phone struct {
 	wg     sync.WaitGroup // socket serving and media: end when sockets close
 	work   sync.WaitGroup // goroutines that send requests: end before the SIP stack closes
 
-	ua      *sipgo.UserAgent
-	cli     *sipgo.Client
-	srv     *sipgo.Server
-	udp     net.PacketConn // the SIP socket with UDP, nil otherwise
-	localIP string
-	port    int    // SIP contact port
-	tp      string // "UDP", "TCP", "TLS"
-	media   *mediaEngine
+	ua    *sipgo.UserAgent
+	srv   *sipgo.Server
+	flow  atomic.Pointer[sipFlow] // where SIP leaves from; replaced by moveTo
+	tp    string                  // "UDP", "TCP", "TLS"
+	media *mediaEngine
 
 	lines []*line // lines[0] is Config.Account; fixed after New
 
@@ -57,7 +56,14 @@ type Phone struct {
 	since     time.Time
 	counters  map[string]int64
 	tlsState  *tls.ConnectionState
-	shutdowns bool // Shutdown in progress: no new calls
+	shutdowns bool             // Shutdown in progress: no new calls
+	regSeen   string           // where the registrar last saw our REGISTER come from
+	oldUDP    []net.PacketConn // SIP sockets of addresses we moved from, for calls still on them
+
+	parser   *sip.Parser   // headers of datagrams sipgo would drop (flow.go)
+	sockLost chan struct{} // the UDP SIP socket stopped being served
+	stunMu   sync.Mutex
+	stunWait map[stun.TxID]chan stunResult // STUN keep-alives awaiting their response
 }
 
 // New checks cfg and returns an unstarted phone. It does no I/O. cfg is
@@ -75,7 +81,11 @@ func New(cfg Config) (*Phone, error) {
 		counters: map[string]int64{},
 		since:    time.Now(),
 		tp:       strings.ToUpper(cfg.Transport),
+		parser:   sip.NewParser(),
+		sockLost: make(chan struct{}, 1),
+		stunWait: map[stun.TxID]chan stunResult{},
 	}
+	routeSipgoLog()
 	for _, a := range append([]Account{cfg.Account}, cfg.Lines...) {
 		p.lines = append(p.lines, &line{acct: a})
 	}
@@ -223,6 +233,25 @@ func (p *Phone) Start(ctx context.Context) error {
 	return nil
 }
 
+// sipFlow is where the phone's SIP traffic leaves from: the local address
+// our Contact and Via name and RTP binds to, and the sipgo client bound to
+// it. A phone that moves to another local address gets a new one (moveTo).
+type sipFlow struct {
+	ip   string
+	port int
+	cli  *sipgo.Client
+	udp  net.PacketConn // the SIP socket with UDP, nil otherwise
+}
+
+// addr is the flow's local host:port.
+func (f *sipFlow) addr() string { return net.JoinHostPort(f.ip, strconv.Itoa(f.port)) }
+
+// client returns the sipgo client of the current flow.
+func (p *Phone) client() *sipgo.Client { return p.flow.Load().cli }
+
+// localIP returns the current local address.
+func (p *Phone) localIP() string { return p.flow.Load().ip }
+
 // open makes the sipgo user agent, the socket and the media engine.
 func (p *Phone) open(ctx context.Context) error {
 	ip := p.cfg.ListenIP
@@ -232,7 +261,6 @@ func (p *Phone) open(ctx context.Context) error {
 			return fmt.Errorf("softphone: local address toward %s: %w", p.cfg.Registrar, err)
 		}
 	}
-	p.localIP = ip
 	tlsCfg := p.cfg.TLS
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -245,7 +273,7 @@ func (p *Phone) open(ctx context.Context) error {
 		sipgo.WithUserAgent(p.cfg.Account.User),
 		sipgo.WithUserAgentHostname(p.cfg.Account.Domain),
 		sipgo.WithUserAgenTLSConfig(tlsCfg),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(p.log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(p.log), sip.WithTransportLayerReadFilter(p.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(p.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(p.onStrayResponse)),
 	)
@@ -258,48 +286,11 @@ func (p *Phone) open(ctx context.Context) error {
 	}
 	p.handle()
 
-	switch p.cfg.Transport {
-	case "udp":
-		var lc net.ListenConfig
-		conn, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			return fmt.Errorf("softphone: listen: %w", err)
-		}
-		p.udp = conn
-		p.port = conn.LocalAddr().(*net.UDPAddr).Port
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			_ = p.srv.ServeUDP(conn)
-		}()
-		// ServeUDP adds the socket to sipgo's pool from its goroutine;
-		// requests sent before that would open a second socket.
-		laddr := conn.LocalAddr().String()
-		for i := 0; ; i++ {
-			if c, _ := ua.TransportLayer().GetConnection("udp", laddr); c != nil {
-				break
-			}
-			if i > 500 {
-				return fmt.Errorf("softphone: SIP socket %s not served", laddr)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	default:
-		// TCP and TLS: the flow we open to the proxy carries requests to us
-		// too. We dial it from a fixed port that our Contact names, so the
-		// proxy finds the open connection for that address (connection
-		// reuse, as RFC 5923 aliases and RFC 5626 flows intend) and no
-		// listener, nor a server certificate, is needed here.
-		port, err := freeTCPPort(ip)
-		if err != nil {
-			return fmt.Errorf("softphone: pick a port: %w", err)
-		}
-		p.port = port
+	f, err := p.bind(ctx, ip)
+	if err != nil {
+		return err
 	}
-	laddr := net.JoinHostPort(ip, strconv.Itoa(p.port))
-	if p.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(p.log), sipgo.WithClientConnectionAddr(laddr), sipgo.WithClientNAT()); err != nil {
-		return fmt.Errorf("softphone: %w", err)
-	}
+	p.flow.Store(f)
 	media, err := newMediaEngine(p)
 	if err != nil {
 		return err
@@ -311,6 +302,76 @@ func (p *Phone) open(ctx context.Context) error {
 		p.media.run(p.ctx)
 	}()
 	return nil
+}
+
+// bind opens the SIP side of a flow from ip: with UDP a socket sipgo
+// serves, with TCP and TLS a local port to dial from; and a client bound
+// to it.
+func (p *Phone) bind(ctx context.Context, ip string) (*sipFlow, error) {
+	f := &sipFlow{ip: ip}
+	switch p.cfg.Transport {
+	case "udp":
+		var lc net.ListenConfig
+		conn, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("softphone: listen: %w", err)
+		}
+		f.udp = conn
+		f.port = conn.LocalAddr().(*net.UDPAddr).Port
+		p.mu.Lock()
+		closed := p.closed
+		if !closed {
+			p.wg.Add(1)
+		}
+		p.mu.Unlock()
+		if closed {
+			conn.Close()
+			return nil, fmt.Errorf("softphone: listen: %w", net.ErrClosed)
+		}
+		go func() {
+			defer p.wg.Done()
+			err := p.srv.ServeUDP(conn)
+			// sipgo stops serving a socket on a read error. Unless we
+			// closed it (Close, or the phone moved and still serves the
+			// old one), the phone must move to a new socket.
+			if f := p.flow.Load(); p.ctx.Err() == nil && f != nil && f.udp == conn {
+				p.log.Warn("SIP socket no longer served", "addr", f.addr(), "err", err)
+				select {
+				case p.sockLost <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		// ServeUDP adds the socket to sipgo's pool from its goroutine;
+		// requests sent before that would open a second socket.
+		laddr := conn.LocalAddr().String()
+		for i := 0; ; i++ {
+			if c, _ := p.ua.TransportLayer().GetConnection("udp", laddr); c != nil {
+				break
+			}
+			if i > 500 {
+				return f, fmt.Errorf("softphone: SIP socket %s not served", laddr)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	default:
+		// TCP and TLS: the flow we open to the proxy carries requests to us
+		// too. We dial it from a fixed port that our Contact names, so the
+		// proxy finds the open connection for that address (connection
+		// reuse, as RFC 5923 aliases and RFC 5626 flows intend) and no
+		// listener, nor a server certificate, is needed here.
+		port, err := freeTCPPort(ip)
+		if err != nil {
+			return nil, fmt.Errorf("softphone: pick a port: %w", err)
+		}
+		f.port = port
+	}
+	sipgoLog.add(p, f.addr())
+	var err error
+	if f.cli, err = sipgo.NewClient(p.ua, sipgo.WithClientLogger(p.log), sipgo.WithClientConnectionAddr(f.addr()), sipgo.WithClientNAT()); err != nil {
+		return f, fmt.Errorf("softphone: %w", err)
+	}
+	return f, nil
 }
 
 // localIPFor returns the local address the system routes to hostport from.
@@ -334,8 +395,11 @@ func freeTCPPort(ip string) (int, error) {
 }
 
 // contactURI is our reachable address.
-func (p *Phone) contactURI(l *line) sip.Uri {
-	u := sip.Uri{Scheme: "sip", User: l.acct.User, Host: p.localIP, Port: p.port}
+func (p *Phone) contactURI(l *line) sip.Uri { return p.contactURIAt(p.flow.Load(), l) }
+
+// contactURIAt is l's contact on flow f.
+func (p *Phone) contactURIAt(f *sipFlow, l *line) sip.Uri {
+	u := sip.Uri{Scheme: "sip", User: l.acct.User, Host: f.ip, Port: f.port}
 	if p.cfg.Transport != "udp" {
 		u.UriParams = sip.NewParams()
 		u.UriParams.Add("transport", p.cfg.Transport)
@@ -404,13 +468,20 @@ func (p *Phone) Close() error {
 	// only then may the SIP stack close, or sipgo would open a fresh socket
 	// for a retransmission.
 	p.work.Wait()
-	if p.udp != nil {
-		p.udp.Close()
+	if f := p.flow.Load(); f != nil && f.udp != nil {
+		f.udp.Close()
+	}
+	p.mu.Lock()
+	old := p.oldUDP
+	p.mu.Unlock()
+	for _, c := range old {
+		c.Close()
 	}
 	if p.ua != nil {
 		p.ua.Close()
 	}
 	p.wg.Wait()
+	sipgoLog.remove(p)
 	return nil
 }
 
@@ -498,7 +569,7 @@ func (p *Phone) do(ctx context.Context, l *line, req *sip.Request) (*sip.Respons
 // onProvisional, and returns the final response.
 func (p *Phone) transact(ctx context.Context, req *sip.Request, onProvisional func(*sip.Response)) (*sip.Response, error) {
 	p.log.Debug("sip request", logMethod, req.Method.String(), "uri", req.Recipient.String())
-	tx, err := p.cli.TransactionRequest(ctx, req)
+	tx, err := p.client().TransactionRequest(ctx, req)
 	if err != nil {
 		return nil, p.classify(fmt.Errorf("softphone: send %s: %w", req.Method, err))
 	}
@@ -611,10 +682,11 @@ func (p *Phone) parseURI(s string) (sip.Uri, error) {
 // SIPAddr returns the local host:port of our SIP contact, empty before
 // Start. A peer without a registrar (a test UA, a gateway) sends here.
 func (p *Phone) SIPAddr() string {
-	if p.port == 0 {
+	f := p.flow.Load()
+	if f == nil {
 		return ""
 	}
-	return net.JoinHostPort(p.localIP, strconv.Itoa(p.port))
+	return f.addr()
 }
 
 // onStrayResponse takes responses that match no transaction: a 2xx to

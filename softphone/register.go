@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ type regState struct {
 	cseq       uint32
 	registered bool
 	until      time.Time
+	// stale is the contact registered from an address we moved from: the
+	// next REGISTER removes it (expires=0) as it adds the new one.
+	stale *sip.Uri
 }
 
 // retryPolicy spaces re-registration attempts after a failure (RFC 5626
@@ -43,6 +47,7 @@ func (p *Phone) register(ctx context.Context, l *line, expires time.Duration, re
 	aor := l.acct.AOR()
 	for attempt := 0; ; attempt++ {
 		req := p.registerRequest(l, expires)
+		ours := p.contactURI(l)
 		res, err := p.do(ctx, l, req)
 		if err != nil {
 			var se *StatusError
@@ -62,8 +67,15 @@ func (p *Phone) register(ctx context.Context, l *line, expires time.Duration, re
 		if !res.IsSuccess() {
 			return 0, fmt.Errorf("softphone: register %s: %w", aor, statusError("REGISTER", res, nil))
 		}
-		granted := grantedExpiry(res, p.contactURI(l), expires)
+		granted := grantedExpiry(res, ours, expires)
+		seen := viaSeen(res)
 		p.mu.Lock()
+		if st := l.reg.stale; st != nil && (st.Host != ours.Host || st.Port != ours.Port) {
+			l.reg.stale = nil // removed by this REGISTER
+		}
+		if seen != "" {
+			p.regSeen = seen
+		}
 		l.reg.registered = !removing && granted > 0
 		l.reg.until = time.Now().Add(granted)
 		p.lastErr = nil
@@ -90,8 +102,47 @@ func (p *Phone) registerRequest(l *line, expires time.Duration) *sip.Request {
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.REGISTER})
 	req.AppendHeader(p.contactHeader(l))
+	p.mu.Lock()
+	stale := l.reg.stale
+	p.mu.Unlock()
+	if stale != nil {
+		// RFC 3261 section 10.2.2: expires=0 on a contact removes it, so
+		// the registrar stops forking calls to an address we left.
+		old := &sip.ContactHeader{Address: *stale, Params: sip.NewParams()}
+		old.Params.Add("expires", "0")
+		req.AppendHeader(old)
+	}
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	return req
+}
+
+// viaSeen returns the address the registrar saw our request come from,
+// host:port, from the received and rport parameters it put in our Via
+// (RFC 3261 section 18.2.1, RFC 3581); empty when it names none.
+func viaSeen(res *sip.Response) string {
+	v := res.Via()
+	if v == nil {
+		return ""
+	}
+	host, _ := v.Params.Get("received")
+	port, _ := v.Params.Get("rport")
+	if host == "" {
+		host = v.Host
+	}
+	if port == "" {
+		if v.Port == 0 {
+			return ""
+		}
+		port = strconv.Itoa(v.Port)
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// seenFrom is the address the registrar last saw our REGISTER come from.
+func (p *Phone) seenFrom() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.regSeen
 }
 
 // grantedExpiry reads the lifetime of our binding: the expires parameter of
@@ -124,6 +175,7 @@ type regResult struct {
 	l       *line
 	granted time.Duration
 	err     error
+	moved   bool // the registrar saw this REGISTER come from a new address
 }
 
 // registrationLoop is the phone's one registration scheduler: a timer heap
@@ -151,6 +203,11 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 		keepAlive = tk.C
 	}
 	results := make(chan regResult)
+	flows := make(chan flowCheck, 1)
+	checking := false // a UDP keep-alive is in flight
+	stunSeen := false // the registrar answered STUN at least once
+	rebind := false   // the SIP socket failed: move to a new one
+	var mapped netip.AddrPort
 	sem := make(chan struct{}, refreshWorkers)
 	inFlight := 0
 	var workers sync.WaitGroup
@@ -166,14 +223,62 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(p.ctx, 32*time.Second)
+			before := p.seenFrom()
 			g, err := p.register(ctx, it.l, p.cfg.Expires, false)
 			cancel()
 			<-sem
-			results <- regResult{l: it.l, granted: g, err: err}
+			after := p.seenFrom()
+			results <- regResult{l: it.l, granted: g, err: err, moved: before != "" && after != before}
 		})
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// reRegisterAll registers every line now that is not being registered
+	// already: the flow broke, or the address it leaves from changed.
+	reRegisterAll := func() {
+		p.count("flow_failures")
+		for len(h) > 0 {
+			start(heap.Pop(&h).(*regItem))
+		}
+	}
+	// keepAliveTick checks the flow: has the local address changed (or
+	// the socket failed), is the flow to the registrar still up?
+	keepAliveTick := func() {
+		ip := p.newRoute()
+		if ip == "" && rebind {
+			ip = p.localIP()
+		}
+		if ip != "" {
+			was := p.localIP()
+			if err := p.moveTo(p.ctx, ip); err != nil {
+				p.log.Warn("the phone cannot move to a new SIP socket", "was", was, "now", ip, "err", err)
+			} else {
+				if ip != was {
+					p.log.Warn("the local address changed; registering again from it", "was", was, "now", ip)
+					p.count("address_changes")
+				}
+				rebind = false
+				mapped = netip.AddrPort{} // a new flow, a new mapping
+				reRegisterAll()
+				return
+			}
+		}
+		if p.cfg.Transport == "udp" {
+			if !checking {
+				checking = true
+				seen := stunSeen
+				workers.Go(func() { flows <- p.checkUDPFlow(seen) })
+			}
+			return
+		}
+		if p.pingFlow() {
+			return
+		}
+		// The flow broke (a registrar restart, a NAT or a network
+		// change): register every line again now, over a new one.
+		p.log.Warn("flow to the registrar lost; registering again")
+		reRegisterAll()
+	}
 	for {
 		if len(h) > 0 {
 			timer.Reset(max(time.Until(h[0].due), 0))
@@ -186,16 +291,37 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				inFlight--
 			}
 			return
+		case <-p.sockLost:
+			rebind = true
+			p.count("socket_failures")
+			p.log.Warn("the SIP socket failed; opening another and registering again")
+			keepAliveTick()
 		case <-keepAlive:
-			if p.pingFlow() {
+			keepAliveTick()
+		case fc := <-flows:
+			checking = false
+			if p.ctx.Err() != nil {
 				continue
 			}
-			// The flow broke (a registrar restart, a NAT or a network
-			// change): register every line again now, over a new one.
-			p.log.Warn("flow to the registrar lost; registering again")
-			p.count("flow_failures")
-			for len(h) > 0 {
-				start(heap.Pop(&h).(*regItem))
+			if !fc.ok {
+				p.log.Warn("flow to the registrar lost; registering again", "err", fc.reason)
+				reRegisterAll()
+				continue
+			}
+			if !fc.mapped.IsValid() {
+				continue
+			}
+			stunSeen = true
+			p.count("stun_keepalives")
+			prev := mapped
+			mapped = fc.mapped
+			if prev.IsValid() && prev != fc.mapped {
+				// RFC 5626 section 4.4.2: a changed XOR-MAPPED-ADDRESS is a
+				// failure of the flow; the registrar reaches us at the new
+				// address only once we registered from it.
+				p.log.Warn("the registrar sees us at a new address; registering again", "was", prev.String(), "now", fc.mapped.String())
+				p.count("address_changes")
+				reRegisterAll()
 			}
 		case <-timer.C:
 			for len(h) > 0 && !h[0].due.After(time.Now()) {
@@ -235,9 +361,23 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				continue
 			}
 			it.failures = 0
+			if r.moved && len(p.lines) > 1 {
+				// This line registered from the new address already; the
+				// others must follow before a call to them goes astray.
+				p.log.Warn("the registrar saw us come from a new address; registering the other lines again", "now", p.seenFrom())
+				p.count("address_changes")
+				reRegisterAll()
+			}
 			p.count("registrations")
 			csf.Publish(p.cfg.Events, Registered{AOR: aor, Expires: r.granted, Refresh: true})
 			it.due = time.Now().Add(p.refreshDelay(r.granted))
+			p.mu.Lock()
+			if r.l.reg.stale != nil {
+				// Registered from the old address while we moved: again,
+				// from the new one, now.
+				it.due = time.Now()
+			}
+			p.mu.Unlock()
 			heap.Push(&h, it)
 		}
 	}
@@ -336,20 +476,21 @@ func (p *Phone) refreshDelay(granted time.Duration) time.Duration {
 }
 
 func (p *Phone) keepAliveInterval() time.Duration {
-	if p.cfg.Transport == "udp" || p.cfg.KeepAlive < 0 {
+	switch {
+	case p.cfg.KeepAlive < 0:
 		return 0
+	case p.cfg.KeepAlive > 0:
+		return p.cfg.KeepAlive
+	case p.cfg.Transport == "udp":
+		return defaultUDPKeepAlive
 	}
-	if p.cfg.KeepAlive == 0 {
-		return 30 * time.Second
-	}
-	return p.cfg.KeepAlive
+	return 30 * time.Second
 }
 
 // pingFlow writes a CRLF keep-alive (RFC 5626 section 3.5.1) on our
 // connection to the registrar and reports whether the flow is still up.
 func (p *Phone) pingFlow() bool {
-	laddr := net.JoinHostPort(p.localIP, strconv.Itoa(p.port))
-	c, err := p.ua.TransportLayer().GetConnection(p.cfg.Transport, laddr)
+	c, err := p.ua.TransportLayer().GetConnection(p.cfg.Transport, p.flow.Load().addr())
 	if err != nil || c == nil {
 		return false
 	}

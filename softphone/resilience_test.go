@@ -18,7 +18,7 @@ import (
 // registered again within one refresh interval, a new call goes through
 // and the first call still hangs up properly.
 func TestIntegrationRestart(t *testing.T) {
-	for _, tp := range []string{"udp", "tcp"} {
+	for _, tp := range []string{"udp", "tcp", "tls"} {
 		t.Run(tp, func(t *testing.T) {
 			k := lab.Kamailio(t, nil)
 			const refresh = 2 * time.Second
@@ -70,19 +70,52 @@ func TestIntegrationRestart(t *testing.T) {
 	}
 }
 
-// TestIntegrationRestartKeepAlive: over TCP with a long refresh interval,
-// CRLF keep-alives find the flow broken by a kamailio restart and the phone
-// registers again at once.
+// TestIntegrationRestartKeepAlive: over TCP and TLS with a long refresh
+// interval, CRLF keep-alives find the flow broken by a kamailio restart and
+// the phone registers again at once.
 func TestIntegrationRestartKeepAlive(t *testing.T) {
-	k := lab.Kamailio(t, nil)
-	p := newPhone(t, k, "alice", "secret1", "tcp", func(c *softphone.Config) { c.KeepAlive = 300 * time.Millisecond })
-	require.NoError(t, p.Start(t.Context()))
-	waitFor[softphone.Registered](t, p, 5*time.Second, nil)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	require.NoError(t, k.Restart(ctx))
-	restarted := time.Now()
-	waitFor[softphone.Registered](t, p, 5*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(restarted) })
-	t.Logf("registered again %v after the restart (refresh due in 30 s)", time.Since(restarted).Round(time.Millisecond))
-	assert.Positive(t, p.Health().Counters["flow_failures"])
+	for _, tp := range []string{"tcp", "tls"} {
+		t.Run(tp, func(t *testing.T) {
+			k := lab.Kamailio(t, nil)
+			p := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.KeepAlive = 300 * time.Millisecond })
+			require.NoError(t, p.Start(t.Context()))
+			waitFor[softphone.Registered](t, p, 5*time.Second, nil)
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			require.NoError(t, k.Restart(ctx))
+			restarted := time.Now()
+			waitFor[softphone.Registered](t, p, 5*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(restarted) })
+			t.Logf("registered again %v after the restart (refresh due in 30 s)", time.Since(restarted).Round(time.Millisecond))
+			assert.Positive(t, p.Health().Counters["flow_failures"])
+		})
+	}
+}
+
+// TestIntegrationRegistrarDownMidRegistration: kamailio goes down while
+// the phone refreshes every second, so refreshes meet a registrar that is
+// gone (UDP: REGISTER in flight, retransmitted; TCP and TLS: the
+// connection refused, retried with backoff), and comes back without the
+// registrations: the phone is registered again a few seconds later.
+func TestIntegrationRegistrarDownMidRegistration(t *testing.T) {
+	for _, tp := range []string{"udp", "tcp", "tls"} {
+		t.Run(tp, func(t *testing.T) {
+			k := lab.Kamailio(t, nil)
+			const refresh = time.Second
+			p := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.RefreshInterval = refresh })
+			require.NoError(t, p.Start(t.Context()))
+			waitFor[softphone.Registered](t, p, 5*time.Second, nil)
+			k.Stop()
+			time.Sleep(2 * refresh)
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			require.NoError(t, k.Start(ctx))
+			back := time.Now()
+			// UDP's REGISTER retransmissions back off to 4 s (RFC 3261
+			// timer E), TCP's retries by the retry policy.
+			waitFor[softphone.Registered](t, p, refresh+5*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(back) })
+			t.Logf("registered again %v after kamailio came back", time.Since(back).Round(time.Millisecond))
+			assert.True(t, p.Health().Healthy)
+			require.NoError(t, p.Shutdown(t.Context()))
+		})
+	}
 }

@@ -156,11 +156,12 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	c := &Call{p: p, line: p.lineForUser(req.Recipient.User), id: req.CallID().Value(), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
 		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
-	if c.stream, err = newStream(c, p.localIP); err != nil {
+	ip := p.localIP()
+	if c.stream, err = newStream(c, ip); err != nil {
 		reply(req, tx, 500, "no media port")
 		return
 	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: p.localIP, port: c.stream.localPort,
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
 		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv)}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT, rm.dtmfPT = -1, -1
@@ -176,6 +177,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.dlg = dialog{localURI: req.To().Address, localTag: tag, remoteURI: from.Address, remoteTarget: contact.Address,
 		localSeq: randUint32() & 0x7FFF}
 	c.dlg.remoteTag, _ = from.Params.Get("tag")
+	c.dlg.peerUpdate = allowsUpdate(req)
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sip.RecordRouteHeader); ok {
 			c.dlg.routeSet = append(c.dlg.routeSet, rr.Address)
@@ -203,7 +205,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		// An attended transfer: the new call takes the old one's place
 		// and its audio, without ringing (RFC 3891 section 3).
-		c.stream.setIO(old.stream.currentSource(), old.stream.currentSink())
+		c.stream.setIO(old.stream.takeIO())
 		c.mu.Lock()
 		c.answer = nil
 		body := c.local.marshal()
@@ -264,13 +266,16 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 				res.AppendHeader(sip.NewHeader("Require", "timer"))
 				res.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))+";refresher="+refresher))
 			}
+			// Active before the 200 leaves: the far end may send a
+			// re-INVITE or UPDATE the moment it has it, and those are
+			// refused (491) while the call still rings.
+			c.setState(CallActive, nil)
 			if err := tx.Respond(res); err != nil {
 				c.end(err, false)
 				d.res <- err
 				return
 			}
 			c.stream.start(p.media)
-			c.setState(CallActive, nil)
 			if hasSE && p.sessionInterval() > 0 {
 				c.armSessionTimer(se, refresher == "uas")
 			}
@@ -296,6 +301,9 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if c == nil {
 		reply(req, tx, 481, "")
 		return
+	}
+	if req.Method == sip.INVITE {
+		p.count("reinvites_received")
 	}
 	rm, err := parseSDP(req.Body())
 	if err != nil {
@@ -347,9 +355,13 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.dlg.remoteTarget = ct.Address
 	}
 	c.remoteMedia = rm
+	if req.Method == sip.INVITE && allowsUpdate(req) {
+		c.dlg.peerUpdate = true
+	}
 	c.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(p.contactHeader(c.line))
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	se, who, hasSE := sessionExpires(req.GetHeader("Session-Expires"))
 	if hasSE {
 		if who == "" {
@@ -358,12 +370,9 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(sip.NewHeader("Require", "timer"))
 		res.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se/time.Second))+";refresher="+who))
 	}
-	if err := tx.Respond(res); err != nil {
-		return
-	}
-	if hasSE {
-		c.armSessionTimer(se, who == "uas")
-	}
+	// Media and state follow the answer before it leaves: the far end may
+	// act on our answer at once (a BYE right after a hold), and the call
+	// must have passed through the state the answer puts it in.
 	if rm.savp {
 		if err := c.stream.setSRTP(lc, rc); err != nil {
 			p.log.Warn("srtp rekey failed", logCallID, c.id, "err", err)
@@ -377,6 +386,12 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	case state == CallRemoteHeld:
 		c.setState(CallActive, nil)
+	}
+	if err := tx.Respond(res); err != nil {
+		return
+	}
+	if hasSE {
+		c.armSessionTimer(se, who == "uas")
 	}
 }
 
@@ -431,6 +446,7 @@ func (p *Phone) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 481, "")
 		return
 	}
+	p.count("updates_received")
 	if len(req.Body()) > 0 {
 		p.onReinvite(req, tx)
 		return

@@ -98,7 +98,7 @@ func (c *Call) sessionTimerFired() {
 	p.mu.Unlock()
 	defer p.work.Done()
 	c.mu.Lock()
-	interval, weRefresh, state := c.seInterval, c.seRefresher, c.state
+	interval, weRefresh := c.seInterval, c.seRefresher
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
@@ -110,11 +110,7 @@ func (c *Call) sessionTimerFired() {
 		_ = c.sendBye(ctx)
 		return
 	}
-	dir := sendrecv
-	if state == CallHeld {
-		dir = sendonly
-	}
-	if err := c.reinvite(ctx, dir, state); err != nil {
+	if err := c.Refresh(ctx); err != nil {
 		p.log.Warn("session refresh failed", logCallID, c.id, "err", err)
 		var se *StatusError
 		if errors.As(err, &se) && (se.Code == 481 || se.Code == 408) || errors.Is(err, ErrTimeout) {
@@ -123,15 +119,11 @@ func (c *Call) sessionTimerFired() {
 			return
 		}
 		c.armSessionTimer(interval, true)
-		return
 	}
-	c.mu.Lock()
-	c.refreshes++
-	c.mu.Unlock()
 }
 
 // SessionRefreshes returns how many session refreshes (RFC 4028) we sent
-// on this call.
+// on this call and the far end accepted, by the timer or [Call.Refresh].
 func (c *Call) SessionRefreshes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

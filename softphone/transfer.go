@@ -221,12 +221,14 @@ func (p *Phone) transfer(c *Call, target, replaces string) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.RingTimeout)
 	defer cancel()
 	c.notifyRefer(ctx, "SIP/2.0 100 Trying", false)
-	c.mu.Lock()
-	opts := &CallOptions{Source: c.stream.currentSource(), Sink: c.stream.currentSink(), Line: c.line.acct.User}
-	c.mu.Unlock()
+	// The new call takes over the old one's audio; the old one, about to
+	// end, goes silent rather than share the source.
+	src, sink := c.stream.takeIO()
+	opts := &CallOptions{Source: src, Sink: sink, Line: c.line.acct.User}
 	nc, err := p.dial(ctx, target, opts, replaces)
 	code := 200
 	if err != nil {
+		c.stream.setIO(src, sink) // still ours: the transfer failed
 		code = 503
 		var se *StatusError
 		if errors.As(err, &se) {

@@ -1,0 +1,153 @@
+package softphone_test
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/lab"
+	"github.com/opencsf/opencsf/softphone"
+	"github.com/opencsf/opencsf/softphone/internal/digest"
+)
+
+// netnsEnv marks the run of the test binary inside a network namespace of
+// its own, where the test may change routes.
+const netnsEnv = "OPENCSF_TEST_NETNS"
+
+// inNetns runs test in a fresh network namespace (unshare --net, root
+// only) by running this test binary again there, and reports its result.
+// Everything it does, kamailio included, stays in that namespace's
+// loopback.
+func inNetns(t *testing.T, test string) {
+	t.Helper()
+	unshare, err1 := exec.LookPath("unshare")
+	_, err2 := exec.LookPath("ip")
+	if os.Geteuid() != 0 || err1 != nil || err2 != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("need root, unshare (util-linux) and ip (iproute2) for a network namespace")
+		}
+		t.Skip("need root, unshare and ip for a network namespace")
+	}
+	args := []string{"--net", os.Args[0], "-test.run=^" + test + "$", "-test.count=1", "-test.v"}
+	cmd := exec.CommandContext(t.Context(), unshare, args...)
+	cmd.Env = append(os.Environ(), netnsEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a network namespace:\n%s", out)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "--- PASS: "+test)
+}
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
+}
+
+// TestIntegrationAddressChange: the route to kamailio (127.0.0.1) starts
+// leaving from 127.0.0.2 instead of 127.0.0.1, as when a laptop moves to
+// another network. At its next keep-alive the phone moves its SIP socket
+// there and registers again from it, removing its old contact; a call to
+// it goes through. In a network namespace of the test's own.
+func TestIntegrationAddressChange(t *testing.T) {
+	if os.Getenv(netnsEnv) == "" {
+		inNetns(t, "TestIntegrationAddressChange")
+		return
+	}
+	ipCmd(t, "link", "set", "lo", "up")
+	k := lab.Kamailio(t, nil)
+	for _, tp := range []string{"udp", "tcp"} {
+		t.Run(tp, func(t *testing.T) {
+			t.Cleanup(func() {
+				ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.1")
+			})
+			alice := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.KeepAlive = 200 * time.Millisecond })
+			bob := newPhone(t, k, "bob", "secret2", tp, func(c *softphone.Config) { c.ListenIP = "127.0.0.1" })
+			require.NoError(t, alice.Start(t.Context()))
+			require.NoError(t, bob.Start(t.Context()))
+			waitFor[softphone.Registered](t, alice, 5*time.Second, nil)
+			require.Equal(t, "127.0.0.1", host(t, alice.SIPAddr()))
+			require.Equal(t, []string{"127.0.0.1"}, contactHosts(t, k.UDPAddr, "alice", "secret1"))
+
+			ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.2")
+			moved := time.Now()
+			waitFor[softphone.Registered](t, alice, 3*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(moved) })
+			t.Logf("registered from the new address %v after the route changed", time.Since(moved).Round(time.Millisecond))
+			assert.Equal(t, "127.0.0.2", host(t, alice.SIPAddr()))
+			assert.Equal(t, int64(1), alice.Health().Counters["address_changes"])
+			// The old contact is gone, the new one is there.
+			assert.Equal(t, []string{"127.0.0.2"}, contactHosts(t, k.UDPAddr, "alice", "secret1"))
+
+			go func() {
+				ev := waitFor[softphone.CallReceived](t, alice, 10*time.Second, nil)
+				assert.NoError(t, ev.Call.Answer(t.Context(), nil))
+			}()
+			call, err := bob.Dial(t.Context(), "alice", nil)
+			require.NoError(t, err)
+			require.NoError(t, call.Hangup(t.Context()))
+			require.NoError(t, alice.Shutdown(t.Context()))
+			require.NoError(t, bob.Shutdown(t.Context()))
+		})
+	}
+}
+
+func host(t *testing.T, hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	require.NoError(t, err)
+	return h
+}
+
+// contactHosts asks the registrar for user's bindings (a REGISTER without
+// Contact, RFC 3261 section 10.2.3) and returns the host of each contact.
+func contactHosts(t *testing.T, registrar, user, password string) []string {
+	t.Helper()
+	c, err := net.Dial("udp", registrar)
+	require.NoError(t, err)
+	defer c.Close()
+	local := c.LocalAddr().String()
+	send := func(cseq, auth string) string {
+		req := "REGISTER sip:example.test SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK-query-" + cseq + ";rport\r\n" +
+			"Max-Forwards: 70\r\nFrom: <sip:" + user + "@example.test>;tag=query\r\nTo: <sip:" + user + "@example.test>\r\n" +
+			"Call-ID: bindings-query-" + local + "\r\nCSeq: " + cseq + " REGISTER\r\n" + auth + "Content-Length: 0\r\n\r\n"
+		_, err := c.Write([]byte(req))
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		buf := make([]byte, 8192)
+		n, err := c.Read(buf)
+		require.NoError(t, err)
+		return string(buf[:n])
+	}
+	res := send("1", "")
+	var challenge string
+	for line := range strings.SplitSeq(res, "\r\n") {
+		if name, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "WWW-Authenticate") {
+			challenge = strings.TrimSpace(v)
+		}
+	}
+	require.NotEmpty(t, challenge, "no challenge: %s", res)
+	ch, err := digest.Parse(challenge)
+	require.NoError(t, err)
+	auth, err := digest.Answer(ch, digest.Credentials{Username: user, Password: password}, "REGISTER", "sip:example.test", 1)
+	require.NoError(t, err)
+	res = send("2", "Authorization: "+auth+"\r\n")
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), res)
+	var hosts []string
+	for line := range strings.SplitSeq(res, "\r\n") {
+		name, v, ok := strings.Cut(line, ":")
+		if !ok || (!strings.EqualFold(name, "Contact") && !strings.EqualFold(name, "m")) {
+			continue
+		}
+		for c := range strings.SplitSeq(v, ",") {
+			_, rest, _ := strings.Cut(c, "@")
+			h, _, _ := strings.Cut(rest, ":")
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
