@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,49 +69,51 @@ func (f *fetched) voicemail() Voicemail {
 }
 
 // wireAudio finds the audio part in a BODYSTRUCTURE list (RFC 3501
-// section 7.4.2), by the rules of findAudio.
+// section 7.4.2), by the rules of findAudio. It walks with one path stack
+// and allocates only for the part it returns: a listing runs it once per
+// message.
 func (a *arena) wireAudio(bs int32) *audioPart {
 	var fallback *audioPart
-	var walk func(n int32, path []int, depth int) *audioPart
-	walk = func(n int32, path []int, depth int) *audioPart {
+	stack := a.path[:0]
+	var walk func(n int32, depth int) *audioPart
+	walk = func(n int32, depth int) *audioPart {
 		if !a.isList(n) || depth > 20 {
 			return nil
 		}
+		// Every path that returns nil leaves the stack as it found it.
+		mark := len(stack)
+		defer func() { stack = stack[:mark] }()
 		first := a.child(n, 0)
 		if a.isList(first) { // multipart: bodies, then the subtype
 			i := 1
 			for c := first; c >= 0 && a.isList(c); c = a.nodes[c].next {
-				p := make([]int, len(path)+1)
-				copy(p, path)
-				p[len(path)] = i
-				if found := walk(c, p, depth+1); found != nil {
+				stack = append(stack[:mark], i)
+				if found := walk(c, depth+1); found != nil {
 					return found
 				}
 				i++
 			}
 			return nil
 		}
-		if len(path) == 0 {
-			path = []int{1}
+		if len(stack) == 0 {
+			stack = append(stack, 1)
 		}
-		typ, sub := strings.ToLower(a.str(first)), strings.ToLower(a.str(a.child(n, 1)))
-		size, _ := a.num(a.child(n, 6))
-		part := &audioPart{path: path, mediaType: typ + "/" + sub, encoding: a.str(a.child(n, 5)), size: size}
-		if typ == "audio" {
-			return part
+		typ, sub := a.text(first), a.text(a.child(n, 1))
+		if eqFold(typ, "audio") {
+			return a.part(n, stack, typ, sub)
 		}
-		if typ == "message" && sub == "rfc822" {
+		if eqFold(typ, "message") && eqFold(sub, "rfc822") {
 			inner := a.child(n, 8)
 			if a.isList(inner) && !a.isList(a.child(inner, 0)) {
-				return walk(inner, append(append([]int(nil), path...), 1), depth+1)
+				stack = append(stack, 1)
 			}
-			return walk(inner, path, depth+1)
+			return walk(inner, depth+1)
 		}
 		if fallback == nil {
 			// Extension data: md5, then disposition, after the basic fields
 			// (and lines for text/*).
 			ext := 7
-			if typ == "text" {
+			if eqFold(typ, "text") {
 				ext = 8
 			}
 			name := a.paramValue(a.child(n, 2), "name")
@@ -120,15 +123,79 @@ func (a *arena) wireAudio(bs int32) *audioPart {
 				}
 			}
 			if isWAVName(decodeWords(name)) {
-				fallback = part
+				fallback = a.part(n, stack, typ, sub)
 			}
 		}
 		return nil
 	}
-	if found := walk(bs, nil, 0); found != nil {
+	found := walk(bs, 0)
+	a.path = stack[:0]
+	if found != nil {
 		return found
 	}
 	return fallback
+}
+
+// part makes the audioPart of single part n at path.
+func (a *arena) part(n int32, path []int, typ, sub []byte) *audioPart {
+	size, _ := a.num(a.child(n, 6))
+	mt := a.mediaType(typ, sub)
+	return &audioPart{path: a.internPath(path), mediaType: mt, encoding: a.internStr(a.child(n, 5)), size: size}
+}
+
+// maxInterned bounds the strings a listing shares between messages: a
+// hostile server sending a different type for every message gets fresh
+// strings past it, not an ever-growing table.
+const maxInterned = 64
+
+// mediaType returns "type/subtype" in lower case, shared between the
+// messages of a listing (they almost all say audio/wav).
+func (a *arena) mediaType(typ, sub []byte) string {
+	key := append(append(append(a.scratch[:0], typ...), '/'), sub...)
+	for i, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			key[i] = c + 'a' - 'A'
+		}
+	}
+	a.scratch = key
+	if s, ok := a.interned[string(key)]; ok {
+		return s
+	}
+	s := string(key)
+	a.keep(s)
+	return s
+}
+
+// internStr is str for values many messages repeat (transfer encodings).
+func (a *arena) internStr(i int32) string {
+	if i < 0 || a.nodes[i].kind == nNil || a.nodes[i].kind == nList || a.nodes[i].escaped {
+		return a.str(i)
+	}
+	if s, ok := a.interned[string(a.bytes(i))]; ok {
+		return s
+	}
+	s := a.str(i)
+	a.keep(s)
+	return s
+}
+
+func (a *arena) keep(s string) {
+	if a.interned == nil {
+		a.interned = map[string]string{}
+	}
+	if len(a.interned) < maxInterned {
+		a.interned[s] = s
+	}
+}
+
+// internPath returns a copy of path, shared with the previous message's
+// when equal. Callers never modify a Voicemail's part path.
+func (a *arena) internPath(path []int) []int {
+	if slices.Equal(a.lastPath, path) && a.lastPath != nil {
+		return a.lastPath
+	}
+	a.lastPath = slices.Clone(path)
+	return a.lastPath
 }
 
 // paramValue looks key up in a body parameter list ("k" "v" "k" "v").
@@ -141,7 +208,7 @@ func (a *arena) paramValue(list int32, key string) string {
 		if v < 0 {
 			return ""
 		}
-		if strings.EqualFold(a.str(k), key) {
+		if eqFold(a.text(k), key) {
 			return a.str(v)
 		}
 		k = a.nodes[v].next
@@ -217,6 +284,7 @@ func (a *arena) parseFetch(resp []byte, f *fetched) (bool, error) {
 // LOGIN, EXAMINE, UID FETCH, LOGOUT. It runs in the caller's goroutine.
 type rawConn struct {
 	conn  net.Conn
+	bulk  *bulkConn // under conn's TLS; nil when not over TCP
 	r     *bufio.Reader
 	tag   int
 	buf   []byte
@@ -250,7 +318,13 @@ func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	rc := &rawConn{conn: raw, r: bufio.NewReaderSize(raw, 64<<10)}
+	rc := &rawConn{conn: raw}
+	under := raw
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		rc.bulk = newBulkConn(tcp)
+		under = rc.bulk
+	}
+	rc.r = bufio.NewReaderSize(under, 64<<10)
 	fail := func(err error) (*rawConn, error) {
 		raw.Close()
 		return nil, ctxErr(ctx, err)
@@ -263,7 +337,7 @@ func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
 			return fail(fmt.Errorf("voicemail: connect %s: starttls: %w", cfg.Server, err))
 		}
 	}
-	tc := tls.Client(raw, cfg.TLS)
+	tc := tls.Client(under, cfg.TLS)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fail(fmt.Errorf("voicemail: connect %s: %w", cfg.Server, cfg.Trust.Classify(host, err)))
 	}
@@ -323,6 +397,16 @@ func (rc *rawConn) command(line string, each func(resp []byte)) error {
 }
 
 func (rc *rawConn) close() { rc.conn.Close() }
+
+// bulkCommand is command for a command whose response is large (a
+// listing): reads are batched while it runs.
+func (rc *rawConn) bulkCommand(line string, each func(resp []byte)) error {
+	if rc.bulk != nil {
+		rc.bulk.setBulk(true)
+		defer rc.bulk.setBulk(false)
+	}
+	return rc.command(line, each)
+}
 
 // rawList lists the folder over its own session with the reader above:
 // the fast path of a full listing. The audio probe runs on the same
@@ -396,7 +480,7 @@ func (rc *rawConn) fetchAll(condstore bool, sizeHint int) ([]Voicemail, error) {
 	}
 	var f fetched
 	msgs := make([]Voicemail, 0, max(sizeHint, 16))
-	err := rc.command("UID FETCH 1:* ("+items+")", func(resp []byte) {
+	err := rc.bulkCommand("UID FETCH 1:* ("+items+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 {
 			msgs = append(msgs, f.voicemail())
@@ -423,7 +507,7 @@ func (rc *rawConn) probe(msgs []Voicemail, a *arena) error {
 		}
 		mimeName := []byte("BODY[" + k + ".MIME]")
 		bodyName := []byte("BODY[" + k + "]<0>")
-		err := rc.command("UID FETCH "+set.String()+" (UID BODY.PEEK["+k+".MIME] BODY.PEEK["+k+"]<0."+strconv.Itoa(probeSize)+">)", func(resp []byte) {
+		err := rc.bulkCommand("UID FETCH "+set.String()+" (UID BODY.PEEK["+k+".MIME] BODY.PEEK["+k+"]<0."+strconv.Itoa(probeSize)+">)", func(resp []byte) {
 			a.reset(resp)
 			sp := bytes.Index(resp, []byte(" FETCH ("))
 			if !bytes.HasPrefix(resp, []byte("* ")) || sp < 0 {

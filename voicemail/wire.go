@@ -119,6 +119,13 @@ type arena struct {
 	nodes []node
 	pos   int
 	depth int
+
+	// Reused between responses by the listing's typed results.
+	path     []int             // wireAudio's path stack
+	lastPath []int             // the last audio path handed out
+	scratch  []byte            // for building lookup keys
+	interned map[string]string // strings shared between messages
+	fields   headerFields      // the header block being read
 }
 
 var errSyntax = errors.New("malformed response")
@@ -269,6 +276,19 @@ func (a *arena) str(i int32) string {
 		out = append(out, b[j])
 	}
 	return string(out)
+}
+
+// text returns a string or atom node's bytes with escapes undone, nil
+// for NIL or a list: str without the copy, except for a quoted string
+// with backslashes.
+func (a *arena) text(i int32) []byte {
+	if i < 0 || a.nodes[i].kind == nNil || a.nodes[i].kind == nList {
+		return nil
+	}
+	if !a.nodes[i].escaped {
+		return a.bytes(i)
+	}
+	return []byte(a.str(i))
 }
 
 func (a *arena) num(i int32) (int64, bool) {
