@@ -63,11 +63,17 @@
 // # Re-sync
 //
 // After a reconnect (and on every change the server reports) the list is
-// brought up to date from the previous state rather than read again:
-// UIDVALIDITY says whether IDs still hold (if not, the whole list is read
-// and [Resynced] published), UID SEARCH finds expunged messages, only new
-// UIDs are fetched, and flags come with CHANGEDSINCE (RFC 7162) where the
-// server has CONDSTORE. QRESYNC is not used.
+// brought up to date from the previous state rather than read again.
+// Where the server offers QRESYNC (RFC 7162; dovecot does), one SELECT
+// with the known UIDVALIDITY, modification sequence and UIDs reports the
+// messages expunged since (VANISHED (EARLIER)) and the flags changed
+// since, and only UIDs from the old UIDNEXT on are fetched; this runs on
+// a session of the package's own wire code kept open next to the IDLE
+// session (go-imap cannot send SELECT with QRESYNC), with the same lean
+// reader as a full listing. Without QRESYNC: UID SEARCH finds expunged
+// messages, only new UIDs are fetched, and flags come with CHANGEDSINCE
+// where the server has CONDSTORE. Either way a changed UIDVALIDITY means
+// the whole list is read again and [Resynced] published.
 //
 // # Concurrency
 //

@@ -58,15 +58,32 @@ func (vc *Conn) List(ctx context.Context) ([]Voicemail, error) {
 
 // Sync brings prev up to date and returns the new state; prev nil or of
 // another UIDVALIDITY means a full listing. Otherwise only new messages
-// are fetched, expunged ones dropped, and flags refreshed: with CONDSTORE
-// only those changed since prev.HighestModSeq (RFC 7162 CHANGEDSINCE). The
-// Messages of prev are not modified.
+// are fetched, expunged ones dropped, and flags refreshed. Where the
+// server offers QRESYNC (RFC 7162) one SELECT reports the expunged
+// messages and the changed flags since prev (qresync.go); else, with
+// CONDSTORE, flags changed since prev.HighestModSeq are fetched
+// (CHANGEDSINCE) and expunges found by UID SEARCH. The Messages of prev
+// are not modified.
 func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
 	end, err := vc.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
+	if prev != nil && prev.HighestModSeq > 0 && vc.canQResync && !vc.noRaw && !vc.noQResync.Load() {
+		snap, err := vc.qresync(ctx, prev)
+		switch {
+		case err == nil:
+			return snap, nil
+		case ctx.Err() != nil:
+			return nil, ctxErr(ctx, err)
+		case errors.Is(err, errRawUnsupported):
+			vc.noQResync.Store(true)
+		default:
+			// The go-imap session may still work: sync through it.
+			vc.log.Warn("voicemail QRESYNC re-sync failed", "error", err)
+		}
+	}
 	vc.selected = "" // re-select to learn UIDNEXT and HIGHESTMODSEQ afresh
 	if err := vc.selectLocked(vc.cfg.Folder); err != nil {
 		return nil, ctxErr(ctx, err)

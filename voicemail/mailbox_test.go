@@ -2,6 +2,7 @@ package voicemail
 
 import (
 	"bytes"
+	"github.com/emersion/go-imap/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -180,6 +181,10 @@ func TestIntegrationMailbox(t *testing.T) {
 		// removing its file: the re-sync must see both.
 		require.NoError(t, d.Deliver("bob", buildMsg(msgSpec{Audio: wav})))
 		removeOneMessage(t, filepath.Join(d.Dir, "mail", "bob@example.test"))
+		// And another client marks the newest listed message heard.
+		other := otherClient(t, d, mustCheck(t, cfg))
+		require.NoError(t, other.Store(imap.UIDSetNum(imap.UID(before[n-1].ID)),
+			&imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close())
 		// One sync publishes the removal, then the arrival.
 		rm := waitFor[MessageRemoved](t, sub, 20*time.Second)
 		// Maildir file names do not sort in UID order (the microseconds in
@@ -190,6 +195,14 @@ func TestIntegrationMailbox(t *testing.T) {
 		assert.Greater(t, ev.Message.ID, before[n-1].ID)
 		assert.Len(t, m.Messages(), n)
 		assert.GreaterOrEqual(t, m.Health().Counters["reconnects"], int64(1))
+		// dovecot offers QRESYNC: the re-sync after the reconnect used it,
+		// and the flag change made while we were away is in the list
+		// (removed above or heard now).
+		assert.GreaterOrEqual(t, m.Health().Counters["qresync_syncs"], int64(1))
+		require.Eventually(t, func() bool {
+			v, ok := (&Snapshot{Messages: m.Messages()}).Find(before[n-1].ID)
+			return rm.ID == before[n-1].ID || (ok && v.Heard)
+		}, 5*time.Second, 20*time.Millisecond)
 	})
 
 	t.Run("UIDValidityChange", func(t *testing.T) {

@@ -398,6 +398,13 @@ func (rc *rawConn) command(line string, each func(resp []byte)) error {
 
 func (rc *rawConn) close() { rc.conn.Close() }
 
+// logout says goodbye within a short time, then closes.
+func (rc *rawConn) logout() {
+	_ = rc.conn.SetDeadline(time.Now().Add(time.Second))
+	_ = rc.command("LOGOUT", nil)
+	rc.close()
+}
+
 // bulkCommand is command for a command whose response is large (a
 // listing): reads are batched while it runs.
 func (rc *rawConn) bulkCommand(line string, each func(resp []byte)) error {
@@ -428,31 +435,7 @@ func rawList(ctx context.Context, cfg Config, condstore bool) (*Snapshot, error)
 	if condstore {
 		examine += " (CONDSTORE)"
 	}
-	err = rc.command(examine, func(resp []byte) {
-		for _, code := range []string{"UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ"} {
-			i := bytes.Index(resp, []byte("["+code+" "))
-			if i < 0 {
-				continue
-			}
-			rest := resp[i+len(code)+2:]
-			end := bytes.IndexByte(rest, ']')
-			if end < 0 {
-				continue
-			}
-			n, err := strconv.ParseUint(string(rest[:end]), 10, 64)
-			if err != nil {
-				continue
-			}
-			switch code {
-			case "UIDVALIDITY":
-				snap.UIDValidity = uint32(n)
-			case "UIDNEXT":
-				snap.UIDNext = uint32(n)
-			case "HIGHESTMODSEQ":
-				snap.HighestModSeq = n
-			}
-		}
-	})
+	err = rc.command(examine, func(resp []byte) { parseSelectCodes(resp, snap) })
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -472,17 +455,51 @@ func rawList(ctx context.Context, cfg Config, condstore bool) (*Snapshot, error)
 	return snap, nil
 }
 
+// parseSelectCodes reads the UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
+// response codes of a SELECT or EXAMINE into snap.
+func parseSelectCodes(resp []byte, snap *Snapshot) {
+	for _, code := range []string{"UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ"} {
+		i := bytes.Index(resp, []byte("["+code+" "))
+		if i < 0 {
+			continue
+		}
+		rest := resp[i+len(code)+2:]
+		end := bytes.IndexByte(rest, ']')
+		if end < 0 {
+			continue
+		}
+		n, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch code {
+		case "UIDVALIDITY":
+			snap.UIDValidity = uint32(n)
+		case "UIDNEXT":
+			snap.UIDNext = uint32(n)
+		case "HIGHESTMODSEQ":
+			snap.HighestModSeq = n
+		}
+	}
+}
+
 // fetchAll lists every message of the selected folder with one UID FETCH.
 func (rc *rawConn) fetchAll(condstore bool, sizeHint int) ([]Voicemail, error) {
+	return rc.fetchSet("1:*", 1, condstore, sizeHint)
+}
+
+// fetchSet lists the messages in the UID set (IMAP syntax) whose UID is
+// at least minUID: "n:*" also names the last message when n is past it.
+func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint int) ([]Voicemail, error) {
 	items := "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (" + strings.Join(listHeaders, " ") + ")]"
 	if condstore {
 		items += " MODSEQ"
 	}
 	var f fetched
 	msgs := make([]Voicemail, 0, max(sizeHint, 16))
-	err := rc.bulkCommand("UID FETCH 1:* ("+items+")", func(resp []byte) {
+	err := rc.bulkCommand("UID FETCH "+set+" ("+items+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
-		if isFetch && f.uid != 0 {
+		if isFetch && f.uid != 0 && f.uid >= minUID {
 			msgs = append(msgs, f.voicemail())
 		}
 	})
