@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -273,5 +274,67 @@ func BenchmarkCacheLoad(b *testing.B) {
 		if err != nil || len(got.Messages) != n {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkIntegrationNotify measures the new-voicemail notification
+// latency with IDLE, from the start of a delivery to the MessageArrived
+// event, for each way a voicemail system can hand a message to dovecot:
+// a file renamed into the maildir, doveadm save, LMTP and dovecot-lda.
+// Each iteration delivers one message and waits for its event; the
+// median and 90th percentile go out as metrics, with the median of our
+// own share (server notification to event).
+func BenchmarkIntegrationNotify(b *testing.B) {
+	d := lab.Dovecot(b, nil)
+	wav := testWAV(EncodingMuLaw, 8000, 1)
+	msg := buildMsg(msgSpec{Audio: wav, From: `"Gus" <5550188@vm.example.test>`})
+	conf := filepath.Join(d.Dir, "dovecot.conf")
+	pipe := func(b *testing.B, name string, args ...string) {
+		cmd := exec.CommandContext(b.Context(), name, args...)
+		cmd.Stdin = bytes.NewReader(msg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v: %s", name, err, out)
+		}
+	}
+	lda, ldaErr := lab.DovecotHelper("dovecot-lda")
+	for _, path := range []struct {
+		name    string
+		deliver func(b *testing.B, email string)
+	}{
+		{"maildir", func(b *testing.B, email string) { require.NoError(b, d.Deliver(email, msg)) }},
+		{"doveadm-save", func(b *testing.B, email string) { pipe(b, "doveadm", "-c", conf, "save", "-u", email) }},
+		{"lmtp", func(b *testing.B, email string) { require.NoError(b, d.DeliverLMTP(b.Context(), email, msg)) }},
+		{"dovecot-lda", func(b *testing.B, email string) {
+			require.NoError(b, ldaErr)
+			pipe(b, lda, "-c", conf, "-d", email)
+		}},
+	} {
+		b.Run(path.name, func(b *testing.B) {
+			cfg := labConfig(b, d, "alice", false)
+			_, sub, m := startMailbox(b, cfg)
+			email := mustCheck(b, cfg).UserName
+			var lat, client []time.Duration
+			for b.Loop() {
+				began := time.Now()
+				path.deliver(b, email)
+				ev := waitFor[MessageArrived](b, sub, 10*time.Second)
+				lat = append(lat, time.Since(began))
+				m.mu.Lock()
+				w := m.watch
+				m.mu.Unlock()
+				if w != nil {
+					client = append(client, ev.Header().Time.Sub(time.Unix(0, w.lastNotify.Load())))
+				}
+			}
+			slices.Sort(lat)
+			slices.Sort(client)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
+			b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "p90-ms")
+			if len(client) > 0 {
+				// Our share: from the server's notification (EXISTS in
+				// IDLE) to the event, the re-sync included.
+				b.ReportMetric(float64(client[len(client)/2].Microseconds())/1000, "client-median-ms")
+			}
+		})
 	}
 }

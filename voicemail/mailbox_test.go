@@ -39,7 +39,7 @@ func waitFor[E csf.Event](t testing.TB, sub *csf.Subscription, within time.Durat
 	}
 }
 
-func startMailbox(t *testing.T, cfg Config) (*csf.Framework, *csf.Subscription, *Mailbox) {
+func startMailbox(t testing.TB, cfg Config) (*csf.Framework, *csf.Subscription, *Mailbox) {
 	t.Helper()
 	fw := csf.New(csf.Config{})
 	require.NoError(t, fw.Register(Spec(cfg)))
@@ -139,6 +139,37 @@ func TestIntegrationMailbox(t *testing.T) {
 		slices.Sort(lat)
 		t.Logf("doveadm save start to MessageArrived: median %v, min %v, max %v", lat[len(lat)/2], lat[0], lat[len(lat)-1])
 	})
+
+	// Delivered through dovecot's own delivery agents, the way voicemail
+	// systems hand over messages: listed, with the new-message event.
+	for _, path := range []struct {
+		name, user string
+		deliver    func(t *testing.T, email string, raw []byte)
+	}{
+		{"LMTP", "bob", func(t *testing.T, email string, raw []byte) {
+			require.NoError(t, d.DeliverLMTP(t.Context(), email, raw))
+		}},
+		{"LDA", "carol", func(t *testing.T, email string, raw []byte) { deliverLDA(t, d, email, raw) }},
+	} {
+		t.Run("IdleNotification"+path.name, func(t *testing.T) {
+			cfg := labConfig(t, d, path.user, false)
+			_, sub, m := startMailbox(t, cfg)
+			n := len(m.Messages())
+			for i := range 3 {
+				path.deliver(t, mustCheck(t, cfg).UserName, buildMsg(msgSpec{Audio: wav, From: `"Fay" <5550177@vm.example.test>`}))
+				ev := waitFor[MessageArrived](t, sub, 10*time.Second)
+				assert.Equal(t, "5550177", ev.Message.CallerNumber)
+				assert.Equal(t, "Fay", ev.Message.CallerName)
+				assert.Equal(t, time.Second, ev.Message.Duration)
+				assert.False(t, ev.Message.Heard)
+				cc := waitFor[CountChanged](t, sub, 5*time.Second)
+				assert.Equal(t, n+i+1, cc.Total)
+			}
+			list, err := dialLab(t, cfg).List(t.Context())
+			require.NoError(t, err)
+			assert.Len(t, list, n+3)
+		})
+	}
 
 	t.Run("IdleReissue", func(t *testing.T) {
 		cfg := labConfig(t, d, "bob", false)
@@ -324,6 +355,18 @@ func doveadmSave(t testing.TB, d *lab.DovecotServer, email string, raw []byte) {
 	cmd.Stdin = bytes.NewReader(raw)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "doveadm save: %s", out)
+}
+
+// deliverLDA delivers raw with dovecot-lda, as a voicemail system or MTA
+// piping into dovecot's local delivery agent would.
+func deliverLDA(t testing.TB, d *lab.DovecotServer, email string, raw []byte) {
+	t.Helper()
+	bin, err := lab.DovecotHelper("dovecot-lda")
+	require.NoError(t, err)
+	cmd := exec.CommandContext(t.Context(), bin, "-c", filepath.Join(d.Dir, "dovecot.conf"), "-d", email)
+	cmd.Stdin = bytes.NewReader(raw)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "dovecot-lda: %s", out)
 }
 
 // removeOneMessage deletes the oldest message file of a maildir, as an
