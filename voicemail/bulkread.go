@@ -17,12 +17,17 @@ import (
 // platform has it) to wake the reader only once bulkLowWater bytes are
 // queued. The end of a response is usually smaller than that: a read that
 // waits longer than bulkTailWait for the low-water mark takes whatever has
-// arrived.
+// arrived, and halves the mark (down to bulkMinLowWater) until a read
+// meets it in time again, which doubles it back: a server writing slowly
+// (reading message bodies from disk, say) would otherwise cost a timeout
+// per read.
 
 const (
 	bulkBuffer   = 256 << 10
 	bulkLowWater = 32 << 10
 	bulkTailWait = time.Millisecond
+
+	bulkMinLowWater = 4 << 10
 )
 
 // bulkConn batches reads from a TCP connection; see above. Its Read is
@@ -32,6 +37,7 @@ type bulkConn struct {
 	buf    []byte
 	r, w   int
 	bulk   bool // low-water mark set
+	mark   int  // the low-water mark in bulk mode
 	lowWat lowWater
 }
 
@@ -45,8 +51,11 @@ func (c *bulkConn) setBulk(on bool) {
 	if on == c.bulk || c.lowWat == nil {
 		return
 	}
-	if on && c.lowWat(bulkLowWater) != nil {
-		return
+	if on {
+		if c.lowWat(bulkLowWater) != nil {
+			return
+		}
+		c.mark = bulkLowWater
 	}
 	if !on {
 		_ = c.lowWat(1)
@@ -82,6 +91,12 @@ func (c *bulkConn) read(b []byte) (int, error) {
 	}
 	n, err := c.TCPConn.Read(b)
 	if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if n >= c.mark && c.mark < bulkLowWater {
+			c.mark *= 2
+			if c.lowWat(c.mark) != nil {
+				c.bulk = false
+			}
+		}
 		return n, err
 	}
 	// The tail: take what has arrived, then wait for more at any size.
@@ -92,7 +107,8 @@ func (c *bulkConn) read(b []byte) (int, error) {
 		return 0, err
 	}
 	n, err = c.TCPConn.Read(b)
-	if lerr := c.lowWat(bulkLowWater); lerr != nil && err == nil {
+	c.mark = max(c.mark/2, bulkMinLowWater)
+	if lerr := c.lowWat(c.mark); lerr != nil && err == nil {
 		c.bulk = false
 	}
 	return n, err

@@ -349,6 +349,11 @@ func (vc *Conn) probeAudio(msgs []Voicemail) error {
 // applyProbe fills in format and duration from the audio part's MIME
 // header and first bytes.
 func applyProbe(v *Voicemail, mimeHeader, prefix []byte) {
+	applyProbeInto(nil, v, mimeHeader, prefix)
+}
+
+// applyProbeInto is applyProbe decoding in scratch (see decodePrefixInto).
+func applyProbeInto(scratch *[]byte, v *Voicemail, mimeHeader, prefix []byte) {
 	if len(mimeHeader) > 0 && v.Duration == 0 {
 		h := parseHeaderBlock(mimeHeader)
 		for _, k := range []string{"Content-Duration", "X-Content-Duration"} {
@@ -358,7 +363,7 @@ func applyProbe(v *Voicemail, mimeHeader, prefix []byte) {
 			}
 		}
 	}
-	data := decodePrefix(prefix, v.encoding)
+	data := decodePrefixInto(scratch, prefix, v.encoding)
 	h, err := parseWAVHeader(data)
 	switch {
 	case err == nil || (errors.Is(err, errShortWAV) && h.format.Encoding != EncodingUnknown):

@@ -222,7 +222,12 @@ func (rc *rawConn) resync(folder string, prev *Snapshot) (*Snapshot, error) {
 			continue
 		}
 		if f, ok := st.flags[v.ID]; ok {
-			v.Heard, v.Deleted, v.modSeq = f.seen, f.deleted, f.modSeq
+			if f.haveFlags {
+				v.Heard, v.Deleted = f.seen, f.deleted
+			}
+			if f.modSeq != 0 {
+				v.modSeq = f.modSeq
+			}
 		}
 		msgs = append(msgs, v)
 	}

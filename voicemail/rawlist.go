@@ -27,6 +27,7 @@ type audioPart struct {
 type fetched struct {
 	uid           uint32
 	seen, deleted bool
+	haveFlags     bool // the response had FLAGS
 	size          int64
 	internalDate  time.Time
 	// rawInternalDate is parsed only when the Date header is missing.
@@ -257,6 +258,7 @@ func (a *arena) parseFetch(resp []byte, f *fetched) (bool, error) {
 			n, _ := a.num(v)
 			f.uid = uint32(n)
 		case bytes.EqualFold(name, []byte("FLAGS")):
+			f.haveFlags = true
 			for c := a.child(v, 0); c >= 0; c = a.nodes[c].next {
 				fl := a.bytes(c)
 				f.seen = f.seen || bytes.EqualFold(fl, []byte(`\Seen`))
@@ -542,19 +544,19 @@ func (rc *rawConn) probe(msgs []Voicemail, a *arena) error {
 				if v < 0 {
 					break
 				}
-				name := bytes.ToUpper(a.bytes(c))
+				name := a.bytes(c)
 				switch {
-				case bytes.Equal(name, []byte("UID")):
+				case bytes.EqualFold(name, []byte("UID")):
 					uid, _ = a.num(v)
-				case bytes.Equal(name, mimeName):
+				case bytes.EqualFold(name, mimeName):
 					mimeHeader = a.bytes(v)
-				case bytes.Equal(name, bodyName):
+				case bytes.EqualFold(name, bodyName):
 					prefix = a.bytes(v)
 				}
 				c = a.nodes[v].next
 			}
 			if i, ok := byID[ID(uid)]; ok {
-				applyProbe(&msgs[i], mimeHeader, prefix)
+				applyProbeInto(&a.scratch, &msgs[i], mimeHeader, prefix)
 			}
 		})
 		if err != nil {
