@@ -125,12 +125,20 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 // a multi-byte sequence.
 func hasBadCtl(raw []byte) bool {
 	for _, c := range raw {
-		if (c < ' ' && c != '\t' && c != '\r' && c != '\n') || c == 0x7f {
+		if badCtl[c] {
 			return true
 		}
 	}
 	return false
 }
+
+var badCtl = func() (t [256]bool) {
+	for c := range ' ' {
+		t[c] = c != '\t' && c != '\r' && c != '\n'
+	}
+	t[0x7f] = true
+	return t
+}()
 
 func isBadCtl(r rune) bool { return (r < ' ' && r != '\t' && r != '\r' && r != '\n') || r == 0x7f }
 

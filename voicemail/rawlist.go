@@ -40,9 +40,20 @@ type fetched struct {
 }
 
 // voicemail turns fetched data into a Voicemail; problems become its Err.
-func (f *fetched) voicemail() Voicemail {
+func (f *fetched) voicemail() Voicemail { return f.voicemailInto(nil) }
+
+// voicemailInto is voicemail parsing the header block into *fields,
+// reused from one message of a listing to the next.
+func (f *fetched) voicemailInto(fields *headerFields) Voicemail {
 	v := Voicemail{ID: ID(f.uid), Size: f.size, modSeq: f.modSeq, Heard: f.seen, Deleted: f.deleted}
-	meta := parseMeta(parseHeaderBlock(f.header))
+	var h headerFields
+	if fields != nil {
+		h = parseHeaderBlockInto(*fields, f.header)
+		*fields = h
+	} else {
+		h = parseHeaderBlock(f.header)
+	}
+	meta := parseMeta(h)
 	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
 	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
 	v.Date = meta.Date
@@ -502,7 +513,7 @@ func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint 
 	err := rc.bulkCommand("UID FETCH "+set+" ("+items+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 && f.uid >= minUID {
-			msgs = append(msgs, f.voicemail())
+			msgs = append(msgs, f.voicemailInto(&rc.arena.fields))
 		}
 	})
 	sortByID(msgs)
