@@ -75,6 +75,21 @@
 // where the server has CONDSTORE. Either way a changed UIDVALIDITY means
 // the whole list is read again and [Resynced] published.
 //
+// # Performance
+//
+// Measured against a lab dovecot over TLS with python's imaplib doing the
+// same UID FETCH 1:* in the same run (bench/voicemail, 10,000 messages,
+// two shared cores): the metadata listing costs 3.1–3.8 µs of client CPU
+// per message, 0.39–0.49× imaplib's (which returns untyped tuples), in
+// 0.82–1.22× the wall time of a raw read of the response; the whole List
+// 7.2–7.6 µs per message; the list from the local cache 32–51 ms. The
+// listing reads through a large buffer under crypto/tls and, on Linux,
+// asks the kernel (SO_RCVLOWAT) to wake it only once 32 KiB are queued.
+// New-voicemail notification with IDLE takes about 510 ms from delivery
+// to event with dovecot 2.3 for every delivery path (maildir, doveadm
+// save, LMTP, dovecot-lda): dovecot waits a compiled-in 500 ms before
+// notifying IDLE sessions; the client's own share is 3–6 ms.
+//
 // # Concurrency
 //
 // Conn and Mailbox methods are safe for concurrent use; a Conn runs one
