@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -29,7 +30,11 @@ type DovecotServer struct {
 	// both host:port on 127.0.0.1.
 	Addr    string
 	TLSAddr string
-	Dir     string
+	// LMTPAddr is the LMTP port (RFC 2033) on 127.0.0.1, how a voicemail
+	// system hands messages to dovecot; empty when dovecot's lmtp
+	// (Debian's dovecot-lmtpd) is not installed. See DeliverLMTP.
+	LMTPAddr string
+	Dir      string
 
 	s       *server
 	uid     int // owner of the mail directories
@@ -96,13 +101,23 @@ func StartDovecot(ctx context.Context, opts DovecotOptions) (*DovecotServer, err
 		return nil, s.fail(fmt.Errorf("lab: dovecot: %w", err))
 	}
 	cfg := in.path("dovecot.conf")
+	lmtp := dovecotHasLMTP()
 	err = in.startRetrying(ctx, func() error {
-		ports, err := freePorts(2)
+		n := 2
+		if lmtp {
+			n = 3
+		}
+		ports, err := freePorts(n)
 		if err != nil {
 			return err
 		}
 		d.Addr, d.TLSAddr = hostPort(ports[0]), hostPort(ports[1])
-		conf := dovecotConfig(in.dir, s.certFile, s.keyFile, mailUser, mailGroup, ports[0], ports[1])
+		lmtpPort := 0
+		if lmtp {
+			lmtpPort = ports[2]
+			d.LMTPAddr = hostPort(lmtpPort)
+		}
+		conf := dovecotConfig(in.dir, s.certFile, s.keyFile, mailUser, mailGroup, ports[0], ports[1], lmtpPort)
 		if err := writeFile(cfg, conf, 0o644); err != nil {
 			return err
 		}
@@ -115,7 +130,30 @@ func StartDovecot(ctx context.Context, opts DovecotOptions) (*DovecotServer, err
 	return d, nil
 }
 
-func dovecotConfig(dir, certFile, keyFile, mailUser, mailGroup string, imap, imaps int) string {
+// dovecotLibexec are where distributions put dovecot's helper binaries
+// (lmtp, dovecot-lda).
+var dovecotLibexec = []string{"/usr/lib/dovecot", "/usr/libexec/dovecot", "/usr/local/libexec/dovecot"}
+
+// DovecotHelper returns the path of one of dovecot's helper binaries,
+// such as "dovecot-lda" or "lmtp", or an error matching exec.ErrNotFound.
+func DovecotHelper(name string) (string, error) {
+	for _, d := range dovecotLibexec {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("lab: dovecot's %s not installed: %w", name, exec.ErrNotFound)
+}
+
+// dovecotHasLMTP reports whether dovecot's LMTP server is installed: the
+// lab then configures it, else dovecot would refuse the protocol.
+func dovecotHasLMTP() bool {
+	_, err := DovecotHelper("lmtp")
+	return err == nil
+}
+
+func dovecotConfig(dir, certFile, keyFile, mailUser, mailGroup string, imap, imaps, lmtp int) string {
 	unprivileged := ""
 	loginChroot := ""
 	if os.Geteuid() != 0 {
@@ -123,13 +161,19 @@ func dovecotConfig(dir, certFile, keyFile, mailUser, mailGroup string, imap, ima
 			mailUser, mailUser, mailGroup)
 		loginChroot = "  chroot =\n"
 	}
+	protocols, lmtpService := "imap", ""
+	if lmtp != 0 {
+		// LMTP on loopback, as a voicemail system delivers over the network.
+		protocols = "imap lmtp"
+		lmtpService = fmt.Sprintf("service lmtp {\n  inet_listener lmtp {\n    address = 127.0.0.1\n    port = %d\n  }\n}\n", lmtp)
+	}
 	r := strings.NewReplacer("$T", dir, "$CERT", certFile, "$KEY", keyFile, "$P1", fmt.Sprint(imap),
 		"$P2", fmt.Sprint(imaps), "$MAILUSER", mailUser, "$MAILGROUP", mailGroup,
-		"$UNPRIV\n", unprivileged, "$CHROOT\n", loginChroot)
+		"$UNPRIV\n", unprivileged, "$CHROOT\n", loginChroot, "$PROTOCOLS", protocols, "$LMTP\n", lmtpService)
 	return r.Replace(`# written by the OpenCSF lab
 base_dir = $T/run
 state_dir = $T/state
-protocols = imap
+protocols = $PROTOCOLS
 listen = 127.0.0.1
 log_path = /dev/stderr
 ssl = required
@@ -151,6 +195,7 @@ $CHROOT
 service anvil {
 $CHROOT
 }
+$LMTP
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $T/users

@@ -5,7 +5,7 @@
 # libopus-dev and pkg-config build the soft phone's Opus codec (cgo); gcc and
 # libc6-dev the race detector.
 LAB_PACKAGES=(
-  prosody dovecot-imapd kamailio kamailio-tls-modules radicale tftpd-hpa
+  prosody dovecot-imapd dovecot-lmtpd kamailio kamailio-tls-modules radicale tftpd-hpa
   slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates
   libopus-dev pkg-config gcc libc6-dev git iproute2 dovecot-lmtpd
 )

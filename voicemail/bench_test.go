@@ -7,8 +7,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +41,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// sysTime is the system part of cpuTime.
+func sysTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Stime.Nano())
+}
+
 // fillMailbox delivers n voicemails of half a second of µ-law audio, each
 // from a different caller, and warms dovecot's index and cache with one
 // listing.
@@ -59,20 +71,39 @@ func fillMailbox(b *testing.B, n int) (*lab.DovecotServer, Config) {
 
 // BenchmarkIntegrationList lists n voicemails over TLS: the full List
 // (one UID FETCH 1:* of metadata, one of the audio headers), and the
-// metadata FETCH alone. Besides time it reports the test process's CPU
-// per message.
+// metadata FETCH alone through go-imap and through our reader. Besides
+// time it reports the test process's CPU (user + system) per message.
+// The peers run in the same benchmark against the same dovecot:
+// python's imaplib and a raw read of the same response in Go and in
+// python (testdata/imaplib_bench.py); VOICEMAIL_BENCH_PEERS=0 leaves them
+// out. "ratio" lines compare the latest figures of one run.
 func BenchmarkIntegrationList(b *testing.B) {
 	n := benchMessages()
-	_, cfg := fillMailbox(b, n)
+	d, cfg := fillMailbox(b, n)
 	c := dialLab(b, cfg)
+	type figure struct{ wallMS, cpuUS float64 }
+	got := map[string]figure{}
+	measure := func(b *testing.B, name string, op func() error) {
+		b.ReportAllocs()
+		cpu0, sys0, t0, iters := cpuTime(), sysTime(), time.Now(), 0
+		for b.Loop() {
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+			iters++
+		}
+		f := figure{float64(time.Since(t0).Microseconds()) / 1000 / float64(iters),
+			float64((cpuTime() - cpu0).Microseconds()) / float64(iters*n)}
+		b.ReportMetric(f.cpuUS, "cpu-µs/msg")
+		b.ReportMetric(float64((sysTime()-sys0).Microseconds())/float64(iters*n), "sys-µs/msg")
+		got[name] = f
+	}
 	for _, mode := range []struct {
 		name  string
 		probe bool
 	}{{"goimap-metadata-fetch", false}, {"goimap-full-list", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu0, iters := cpuTime(), 0
-			for b.Loop() {
+			measure(b, mode.name, func() error {
 				var list []Voicemail
 				err := c.withLock(b.Context(), func() (err error) {
 					var set imap.UIDSet
@@ -80,12 +111,11 @@ func BenchmarkIntegrationList(b *testing.B) {
 					list, err = c.fetchMetaOpts(set, mode.probe)
 					return err
 				})
-				if err != nil || len(list) != n {
-					b.Fatalf("%d messages, %v", len(list), err)
+				if err == nil && len(list) != n {
+					err = fmt.Errorf("%d messages", len(list))
 				}
-				iters++
-			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
+				return err
+			})
 		})
 	}
 	chk, err := cfg.check()
@@ -99,33 +129,109 @@ func BenchmarkIntegrationList(b *testing.B) {
 		probe bool
 	}{{"wire-metadata-fetch", false}, {"wire-full-list", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu0, iters := cpuTime(), 0
-			for b.Loop() {
+			measure(b, mode.name, func() error {
 				list, err := rc.fetchAll(false, n)
 				if err == nil && mode.probe {
 					err = rc.probe(list, &rc.arena)
 				}
-				if err != nil || len(list) != n {
-					b.Fatalf("%d messages, %v", len(list), err)
+				if err == nil && len(list) != n {
+					err = fmt.Errorf("%d messages", len(list))
 				}
-				iters++
-			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
+				return err
+			})
 		})
 	}
 	b.Run("List", func(b *testing.B) {
-		b.ReportAllocs()
-		cpu0, iters := cpuTime(), 0
-		for b.Loop() {
+		measure(b, "List", func() error {
 			list, err := c.List(b.Context())
-			if err != nil || len(list) != n {
-				b.Fatalf("%d messages, %v", len(list), err)
+			if err == nil && len(list) != n {
+				err = fmt.Errorf("%d messages", len(list))
 			}
-			iters++
-		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
+			return err
+		})
 	})
+	b.Run("go-raw-read", func(b *testing.B) {
+		read := rawReader(b, d, cfg)
+		measure(b, "go-raw-read", func() error { _, err := read(); return err })
+	})
+	if os.Getenv("VOICEMAIL_BENCH_PEERS") == "0" {
+		return
+	}
+	for _, peer := range []string{"imaplib", "raw"} {
+		b.Run("python-"+peer, func(b *testing.B) {
+			f := runPython(b, d, cfg, peer, b.N, n)
+			b.ReportMetric(f.cpuUS, "cpu-µs/msg")
+			b.ReportMetric(f.wallMS*1e6, "ns/op")
+			got["python-"+peer] = figure(f)
+		})
+	}
+	ours, imaplib, raw := got["wire-metadata-fetch"], got["python-imaplib"], got["python-raw"]
+	if imaplib.cpuUS > 0 && raw.wallMS > 0 {
+		b.Logf("ratio: metadata fetch of %d messages: CPU/msg %.2f× imaplib's (%.2f vs %.2f µs), wall %.2f× python's raw read (%.0f vs %.0f ms); go raw read %.2f µs/msg",
+			n, ours.cpuUS/imaplib.cpuUS, ours.cpuUS, imaplib.cpuUS, ours.wallMS/raw.wallMS, ours.wallMS, raw.wallMS,
+			got["go-raw-read"].cpuUS)
+	}
+}
+
+// pyFigure is what the python peer measured itself: wall time per fetch,
+// CPU per message.
+type pyFigure struct{ wallMS, cpuUS float64 }
+
+// runPython runs testdata/imaplib_bench.py in mode for iters fetches.
+func runPython(b *testing.B, d *lab.DovecotServer, cfg Config, mode string, iters, n int) pyFigure {
+	host, port, err := net.SplitHostPort(d.TLSAddr)
+	require.NoError(b, err)
+	cmd := exec.CommandContext(b.Context(), "python3", "testdata/imaplib_bench.py", mode, host, port,
+		d.CA().CertFile, cfg.UserName, cfg.Password.Reveal(), strconv.Itoa(iters))
+	out, err := cmd.CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	var msgs, k, nb int
+	var wall, cpu float64
+	_, err = fmt.Sscanf(string(bytes.TrimSpace(out)), "msgs=%d iters=%d wall_s=%g cpu_s=%g bytes=%d", &msgs, &k, &wall, &cpu, &nb)
+	require.NoError(b, err, "%s", out)
+	require.Equal(b, n, msgs, "%s", out)
+	return pyFigure{wall * 1000 / float64(k), cpu * 1e6 / float64(k*n)}
+}
+
+// rawReader returns a function that sends the metadata listing's UID FETCH
+// over a bare TLS socket and reads the response without parsing: the floor
+// a Go client can reach (crypto/tls, one bufio.Reader).
+func rawReader(b *testing.B, d *lab.DovecotServer, cfg Config) func() (int, error) {
+	conn, err := tls.Dial("tcp", d.TLSAddr, d.CA().ClientTLS("127.0.0.1"))
+	require.NoError(b, err)
+	b.Cleanup(func() { conn.Close() })
+	r := bufio.NewReaderSize(conn, 64<<10)
+	cmd := func(tag, line string) (int, error) {
+		if _, err := fmt.Fprintf(conn, "%s %s\r\n", tag, line); err != nil {
+			return 0, err
+		}
+		total, prefix := 0, []byte(tag+" ")
+		for {
+			l, err := r.ReadSlice('\n')
+			total += len(l)
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil {
+				return total, err
+			}
+			if bytes.HasPrefix(l, prefix) {
+				if !bytes.HasPrefix(l[len(prefix):], []byte("OK")) {
+					return total, fmt.Errorf("%s", l)
+				}
+				return total, nil
+			}
+		}
+	}
+	_, err = r.ReadString('\n')
+	require.NoError(b, err)
+	_, err = cmd("a1", fmt.Sprintf("LOGIN %q %q", cfg.UserName, cfg.Password.Reveal()))
+	require.NoError(b, err)
+	_, err = cmd("a2", "EXAMINE INBOX")
+	require.NoError(b, err)
+	fetch := "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (" +
+		strings.Join(listHeaders, " ") + ")])"
+	return func() (int, error) { return cmd("f", fetch) }
 }
 
 // BenchmarkIntegrationRawRead reads the response to the same UID FETCH
@@ -134,37 +240,14 @@ func BenchmarkIntegrationList(b *testing.B) {
 func BenchmarkIntegrationRawRead(b *testing.B) {
 	n := benchMessages()
 	d, cfg := fillMailbox(b, n)
-	conn, err := tls.Dial("tcp", d.TLSAddr, d.CA().ClientTLS("127.0.0.1"))
-	require.NoError(b, err)
-	defer conn.Close()
-	r := bufio.NewReaderSize(conn, 64<<10)
-	cmd := func(tag, line string) int {
-		_, err := fmt.Fprintf(conn, "%s %s\r\n", tag, line)
-		require.NoError(b, err)
-		total := 0
-		for {
-			l, err := r.ReadSlice('\n')
-			total += len(l)
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			require.NoError(b, err)
-			if bytes.HasPrefix(l, []byte(tag+" ")) {
-				require.True(b, bytes.HasPrefix(l, []byte(tag+" OK")), "%s", l)
-				return total
-			}
-		}
-	}
-	_, err = r.ReadString('\n')
-	require.NoError(b, err)
-	cmd("a1", fmt.Sprintf("LOGIN %q %q", cfg.UserName, cfg.Password.Reveal()))
-	cmd("a2", "SELECT INBOX")
-	fetch := "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (" +
-		strings.Join(listHeaders, " ") + ")])"
+	read := rawReader(b, d, cfg)
 	b.ReportAllocs()
 	cpu0, iters, bytesRead := cpuTime(), 0, 0
 	for b.Loop() {
-		bytesRead = cmd("f", fetch)
+		var err error
+		if bytesRead, err = read(); err != nil {
+			b.Fatal(err)
+		}
 		iters++
 	}
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(iters*n), "cpu-µs/msg")
@@ -191,5 +274,84 @@ func BenchmarkCacheLoad(b *testing.B) {
 		if err != nil || len(got.Messages) != n {
 			b.Fatal(err)
 		}
+	}
+}
+
+// notifySettle is how long BenchmarkIntegrationNotify leaves the client
+// idle before each delivery.
+const notifySettle = 100 * time.Millisecond
+
+// BenchmarkIntegrationNotify measures the new-voicemail notification
+// latency with IDLE, from the start of a delivery to the MessageArrived
+// event, for each way a voicemail system can hand a message to dovecot:
+// a file renamed into the maildir, doveadm save, LMTP and dovecot-lda.
+// Each iteration delivers one message and waits for its event; the
+// median and 90th percentile go out as metrics, with the median of our
+// own share (server notification to event).
+func BenchmarkIntegrationNotify(b *testing.B) {
+	d := lab.Dovecot(b, nil)
+	wav := testWAV(EncodingMuLaw, 8000, 1)
+	msg := buildMsg(msgSpec{Audio: wav, From: `"Gus" <5550188@vm.example.test>`})
+	conf := filepath.Join(d.Dir, "dovecot.conf")
+	pipe := func(b *testing.B, name string, args ...string) {
+		cmd := exec.CommandContext(b.Context(), name, args...)
+		cmd.Stdin = bytes.NewReader(msg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v: %s", name, err, out)
+		}
+	}
+	lda, ldaErr := lab.DovecotHelper("dovecot-lda")
+	for _, path := range []struct {
+		name    string
+		deliver func(b *testing.B, email string)
+	}{
+		{"maildir", func(b *testing.B, email string) { require.NoError(b, d.Deliver(email, msg)) }},
+		{"doveadm-save", func(b *testing.B, email string) { pipe(b, "doveadm", "-c", conf, "save", "-u", email) }},
+		{"lmtp", func(b *testing.B, email string) { require.NoError(b, d.DeliverLMTP(b.Context(), email, msg)) }},
+		{"dovecot-lda", func(b *testing.B, email string) {
+			require.NoError(b, ldaErr)
+			pipe(b, lda, "-c", conf, "-d", email)
+		}},
+	} {
+		b.Run(path.name, func(b *testing.B) {
+			if path.name == "lmtp" && d.LMTPAddr == "" {
+				b.Skip("dovecot-lmtpd is not installed")
+			}
+			cfg := labConfig(b, d, "alice", false)
+			_, sub, m := startMailbox(b, cfg)
+			email := mustCheck(b, cfg).UserName
+			var lat, client []time.Duration
+			for b.Loop() {
+				// Let the client settle into IDLE first, as it is when a
+				// voicemail arrives: a message that lands while it is
+				// between two IDLE commands is seen at once by the next
+				// one, which measures the test's rhythm, not IDLE.
+				settle := time.NewTimer(notifySettle)
+				select {
+				case <-settle.C:
+				case <-b.Context().Done():
+					return
+				}
+				began := time.Now()
+				path.deliver(b, email)
+				ev := waitFor[MessageArrived](b, sub, 10*time.Second)
+				lat = append(lat, time.Since(began))
+				m.mu.Lock()
+				w := m.watch
+				m.mu.Unlock()
+				if w != nil {
+					client = append(client, ev.Header().Time.Sub(time.Unix(0, w.lastNotify.Load())))
+				}
+			}
+			slices.Sort(lat)
+			slices.Sort(client)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
+			b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "p90-ms")
+			if len(client) > 0 {
+				// Our share: from the server's notification (EXISTS in
+				// IDLE) to the event, the re-sync included.
+				b.ReportMetric(float64(client[len(client)/2].Microseconds())/1000, "client-median-ms")
+			}
+		})
 	}
 }

@@ -32,18 +32,26 @@ type Conn struct {
 	// about the selected folder: new messages, expunges, flag changes.
 	changed chan struct{}
 
-	mu        sync.Mutex // guards the fields below and serialises commands
-	selected  string     // folder currently selected
-	sel       Snapshot   // state of Folder as last selected (UIDs not filled)
-	condstore bool
-	noRaw     bool    // list through go-imap only (tests)
-	trash     *string // resolved Trash folder ("" = none); nil = not looked up
+	mu         sync.Mutex // guards the fields below and serialises commands
+	selected   string     // folder currently selected
+	sel        Snapshot   // state of Folder as last selected (UIDs not filled)
+	condstore  bool
+	canQResync bool    // offered at login (go-imap forgets capabilities when the session dies)
+	noRaw      bool    // list through go-imap only (tests)
+	trash      *string // resolved Trash folder ("" = none); nil = not looked up
 
 	// lastNotify is when the server last reported a change (Unix ns), for
 	// measuring notification latency.
 	lastNotify atomic.Int64
 	// forcePoll makes waitChange poll with NOOP even when IDLE is offered.
 	forcePoll bool
+
+	// raw is the session of our own wire code that QRESYNC re-syncs run
+	// on (qresync.go), nil until the first; qresyncs counts those syncs.
+	// noQResync is set once the server turned out unable to do them.
+	raw       atomic.Pointer[rawConn]
+	qresyncs  atomic.Int64
+	noQResync atomic.Bool
 
 	// closed is set by Logout and Close; Close does not take mu, so that
 	// it works while an Audio or an IDLE holds the session.
@@ -159,6 +167,7 @@ func (vc *Conn) dial(ctx context.Context) error {
 	}
 	vc.c = c
 	vc.condstore = c.Caps().Has(imap.CapCondStore)
+	vc.canQResync = vc.condstore && c.Caps().Has(imap.CapQResync)
 	vc.log.Debug("voicemail connected", "tls_mode", cfg.TLSMode, "condstore", vc.condstore,
 		"idle", c.Caps().Has(imap.CapIdle))
 	vc.mu.Lock()
@@ -281,6 +290,9 @@ func (vc *Conn) Logout(ctx context.Context) error {
 	if vc.closed.Swap(true) {
 		return fmt.Errorf("voicemail: %w", net.ErrClosed)
 	}
+	if rc := vc.raw.Swap(nil); rc != nil {
+		rc.logout()
+	}
 	err = vc.c.Logout().Wait()
 	cerr := vc.c.Close()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -295,6 +307,9 @@ func (vc *Conn) Logout(ctx context.Context) error {
 func (vc *Conn) Close() error {
 	if vc.closed.Swap(true) {
 		return fmt.Errorf("voicemail: %w", net.ErrClosed)
+	}
+	if rc := vc.raw.Swap(nil); rc != nil {
+		rc.close()
 	}
 	return closeClient(vc.c)
 }

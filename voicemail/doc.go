@@ -63,11 +63,32 @@
 // # Re-sync
 //
 // After a reconnect (and on every change the server reports) the list is
-// brought up to date from the previous state rather than read again:
-// UIDVALIDITY says whether IDs still hold (if not, the whole list is read
-// and [Resynced] published), UID SEARCH finds expunged messages, only new
-// UIDs are fetched, and flags come with CHANGEDSINCE (RFC 7162) where the
-// server has CONDSTORE. QRESYNC is not used.
+// brought up to date from the previous state rather than read again.
+// Where the server offers QRESYNC (RFC 7162; dovecot does), one SELECT
+// with the known UIDVALIDITY, modification sequence and UIDs reports the
+// messages expunged since (VANISHED (EARLIER)) and the flags changed
+// since, and only UIDs from the old UIDNEXT on are fetched; this runs on
+// a session of the package's own wire code kept open next to the IDLE
+// session (go-imap cannot send SELECT with QRESYNC), with the same lean
+// reader as a full listing. Without QRESYNC: UID SEARCH finds expunged
+// messages, only new UIDs are fetched, and flags come with CHANGEDSINCE
+// where the server has CONDSTORE. Either way a changed UIDVALIDITY means
+// the whole list is read again and [Resynced] published.
+//
+// # Performance
+//
+// Measured against a lab dovecot over TLS with python's imaplib doing the
+// same UID FETCH 1:* in the same run (bench/voicemail, 10,000 messages,
+// two shared cores): the metadata listing costs 3.1–3.8 µs of client CPU
+// per message, 0.39–0.49× imaplib's (which returns untyped tuples), in
+// 0.82–1.22× the wall time of a raw read of the response; the whole List
+// 7.2–7.6 µs per message; the list from the local cache 32–51 ms. The
+// listing reads through a large buffer under crypto/tls and, on Linux,
+// asks the kernel (SO_RCVLOWAT) to wake it only once 32 KiB are queued.
+// New-voicemail notification with IDLE takes 505–515 ms from delivery
+// to event with dovecot 2.3 for every delivery path (maildir, doveadm
+// save, LMTP, dovecot-lda): dovecot waits a compiled-in 500 ms before
+// notifying IDLE sessions; the client's own share is 3.5–4 ms.
 //
 // # Concurrency
 //

@@ -36,9 +36,9 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
 // headerGetter is a header block: textproto.MIMEHeader or headerFields.
 type headerGetter interface{ Get(key string) string }
 
-// headerField is one field of a header block, its bytes still in the
-// block unless it was folded.
-type headerField struct{ name, value []byte }
+// headerField is one field of a header block. Both strings slice the
+// block's one string copy unless the field was folded.
+type headerField struct{ name, value string }
 
 // headerFields is a parsed header block, in order.
 type headerFields []headerField
@@ -47,8 +47,8 @@ type headerFields []headerField
 // none.
 func (h headerFields) Get(key string) string {
 	for i := range h {
-		if eqFold(h[i].name, key) {
-			return string(h[i].value)
+		if len(h[i].name) == len(key) && strings.EqualFold(h[i].name, key) {
+			return h[i].value
 		}
 	}
 	return ""
@@ -73,42 +73,72 @@ func eqFold(b []byte, s string) bool {
 // line without a colon or a control character cost only their own field.
 // Folded values (RFC 5322 section 2.2.3) are unfolded.
 func parseHeaderBlock(raw []byte) headerFields {
-	if bytes.IndexFunc(raw, isBadCtl) >= 0 {
-		raw = bytes.Map(func(r rune) rune {
+	return parseHeaderBlockInto(make(headerFields, 0, 8), raw)
+}
+
+// parseHeaderBlockInto is parseHeaderBlock appending to h[:0]. The block
+// is copied into one string that every field slices: a listing of
+// thousands of messages costs one allocation per message here, not one per
+// field looked up.
+func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
+	h = h[:0]
+	var text string
+	if hasBadCtl(raw) {
+		text = string(bytes.Map(func(r rune) rune {
 			if isBadCtl(r) {
 				return ' '
 			}
 			return r
-		}, raw)
+		}, raw))
+	} else {
+		text = string(raw)
 	}
-	h := make(headerFields, 0, 8)
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
+	for len(text) > 0 {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
 		} else {
-			raw = nil
+			text = ""
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		line = strings.TrimSuffix(line, "\r")
 		if len(line) == 0 {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(h) > 0 {
 				last := &h[len(h)-1]
-				v := append(append([]byte(nil), last.value...), ' ')
-				last.value = append(v, bytes.TrimSpace(line)...)
+				last.value = last.value + " " + strings.TrimSpace(line)
 			}
 			continue
 		}
-		colon := bytes.IndexByte(line, ':')
+		colon := strings.IndexByte(line, ':')
 		if colon <= 0 {
 			continue
 		}
-		h = append(h, headerField{name: bytes.TrimRight(line[:colon], " \t"), value: bytes.TrimSpace(line[colon+1:])})
+		h = append(h, headerField{name: strings.TrimRight(line[:colon], " \t"), value: strings.TrimSpace(line[colon+1:])})
 	}
 	return h
 }
+
+// hasBadCtl reports whether raw holds a control character other than
+// tab, CR and LF. Bytes suffice: UTF-8 never puts a byte below 0x80 inside
+// a multi-byte sequence.
+func hasBadCtl(raw []byte) bool {
+	for _, c := range raw {
+		if badCtl[c] {
+			return true
+		}
+	}
+	return false
+}
+
+var badCtl = func() (t [256]bool) {
+	for c := range ' ' {
+		t[c] = c != '\t' && c != '\r' && c != '\n'
+	}
+	t[0x7f] = true
+	return t
+}()
 
 func isBadCtl(r rune) bool { return (r < ' ' && r != '\t' && r != '\r' && r != '\n') || r == 0x7f }
 
@@ -119,7 +149,9 @@ func parseMeta(h headerGetter) headerMeta {
 	if d := h.Get("Date"); d != "" {
 		// The common form first: mail.ParseDate tries many layouts, each
 		// failure allocating an error.
-		if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", d); err == nil {
+		if t, ok := parseMailDate(d); ok {
+			m.Date = t
+		} else if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", d); err == nil {
 			m.Date = t
 		} else if t, err := mail.ParseDate(d); err == nil {
 			m.Date = t
@@ -260,7 +292,7 @@ func parseFrom(v string) (name, number string) {
 // escapes), which then goes to net/mail.
 func simpleAddress(v string) (name, local string, ok bool) {
 	v = strings.TrimSpace(v)
-	if strings.ContainsAny(v, "\\(),;:") || strings.Contains(v, "=?") {
+	if containsASCII(v, "\\(),;:") || strings.Contains(v, "=?") {
 		return "", "", false
 	}
 	addr := v
@@ -272,15 +304,30 @@ func simpleAddress(v string) (name, local string, ok bool) {
 		addr, name = v[lt+1:len(v)-1], strings.TrimSpace(v[:lt])
 		if strings.Count(name, `"`) == 2 && name[0] == '"' && name[len(name)-1] == '"' {
 			name = name[1 : len(name)-1]
-		} else if strings.ContainsAny(name, `"<>@`) {
+		} else if containsASCII(name, `"<>@`) {
 			return "", "", false
 		}
 	}
 	at := strings.IndexByte(addr, '@')
-	if at <= 0 || strings.ContainsAny(addr, " <>\"") || strings.Count(addr, "@") != 1 {
+	if at <= 0 || containsASCII(addr, " <>\"") || strings.Count(addr, "@") != 1 {
 		return "", "", false
 	}
 	return name, addr[:at], true
+}
+
+// containsASCII is strings.ContainsAny for a short set of ASCII bytes,
+// without building a set on every call (a listing calls it per message).
+func containsASCII(s, set string) bool {
+	var in [256]bool
+	for i := 0; i < len(set); i++ {
+		in[set[i]] = true
+	}
+	for i := 0; i < len(s); i++ {
+		if in[s[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // numberFrom extracts a number from an address or URI such as
@@ -320,6 +367,15 @@ func looksLikeNumber(s string) bool {
 
 // cleanNumber keeps digits, a leading +, * and #.
 func cleanNumber(s string) string {
+	s = strings.TrimSpace(s)
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		c := s[i]
+		clean = c >= '0' && c <= '9' || c == '*' || c == '#' || c == '+' && i == 0
+	}
+	if clean {
+		return s // the common case: already a bare number, no copy
+	}
 	var b strings.Builder
 	for i, r := range strings.TrimSpace(s) {
 		switch {

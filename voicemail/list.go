@@ -58,15 +58,32 @@ func (vc *Conn) List(ctx context.Context) ([]Voicemail, error) {
 
 // Sync brings prev up to date and returns the new state; prev nil or of
 // another UIDVALIDITY means a full listing. Otherwise only new messages
-// are fetched, expunged ones dropped, and flags refreshed: with CONDSTORE
-// only those changed since prev.HighestModSeq (RFC 7162 CHANGEDSINCE). The
-// Messages of prev are not modified.
+// are fetched, expunged ones dropped, and flags refreshed. Where the
+// server offers QRESYNC (RFC 7162) one SELECT reports the expunged
+// messages and the changed flags since prev (qresync.go); else, with
+// CONDSTORE, flags changed since prev.HighestModSeq are fetched
+// (CHANGEDSINCE) and expunges found by UID SEARCH. The Messages of prev
+// are not modified.
 func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
 	end, err := vc.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
+	if prev != nil && prev.HighestModSeq > 0 && vc.canQResync && !vc.noRaw && !vc.noQResync.Load() {
+		snap, err := vc.qresync(ctx, prev)
+		switch {
+		case err == nil:
+			return snap, nil
+		case ctx.Err() != nil:
+			return nil, ctxErr(ctx, err)
+		case errors.Is(err, errRawUnsupported):
+			vc.noQResync.Store(true)
+		default:
+			// The go-imap session may still work: sync through it.
+			vc.log.Warn("voicemail QRESYNC re-sync failed", "error", err)
+		}
+	}
 	vc.selected = "" // re-select to learn UIDNEXT and HIGHESTMODSEQ afresh
 	if err := vc.selectLocked(vc.cfg.Folder); err != nil {
 		return nil, ctxErr(ctx, err)
@@ -332,6 +349,11 @@ func (vc *Conn) probeAudio(msgs []Voicemail) error {
 // applyProbe fills in format and duration from the audio part's MIME
 // header and first bytes.
 func applyProbe(v *Voicemail, mimeHeader, prefix []byte) {
+	applyProbeInto(nil, v, mimeHeader, prefix)
+}
+
+// applyProbeInto is applyProbe decoding in scratch (see decodePrefixInto).
+func applyProbeInto(scratch *[]byte, v *Voicemail, mimeHeader, prefix []byte) {
 	if len(mimeHeader) > 0 && v.Duration == 0 {
 		h := parseHeaderBlock(mimeHeader)
 		for _, k := range []string{"Content-Duration", "X-Content-Duration"} {
@@ -341,7 +363,7 @@ func applyProbe(v *Voicemail, mimeHeader, prefix []byte) {
 			}
 		}
 	}
-	data := decodePrefix(prefix, v.encoding)
+	data := decodePrefixInto(scratch, prefix, v.encoding)
 	h, err := parseWAVHeader(data)
 	switch {
 	case err == nil || (errors.Is(err, errShortWAV) && h.format.Encoding != EncodingUnknown):

@@ -41,6 +41,7 @@ type Mailbox struct {
 	health     csf.Health
 	reconnects int64
 	syncs      int64
+	qresyncs   int64 // syncs done with QRESYNC
 }
 
 var _ csf.Service = (*Mailbox)(nil)
@@ -261,6 +262,7 @@ func (m *Mailbox) sync(ctx context.Context, conn *Conn) error {
 	m.mu.Lock()
 	prev := m.snap
 	m.mu.Unlock()
+	q0 := conn.qresyncs.Load()
 	next, err := conn.Sync(ctx, prev)
 	if err != nil && (next == nil || len(next.Messages) == 0) {
 		return err
@@ -268,12 +270,18 @@ func (m *Mailbox) sync(ctx context.Context, conn *Conn) error {
 	m.mu.Lock()
 	m.snap = next
 	m.syncs++
+	m.qresyncs += conn.qresyncs.Load() - q0
 	m.setHealthLocked(true, "connected", nil)
 	if st, ok := conn.TLSState(); ok {
 		m.health.TLS = csf.SummarizeConn(st)
 	}
 	m.mu.Unlock()
 	arrived, changed, removed, renumbered := diff(prev, next)
+	// Prune before publishing: a subscriber acting on MessageRemoved finds
+	// the cached audio gone with it.
+	if m.cfg.AudioCacheDir != "" && (len(removed) > 0 || renumbered) {
+		pruneAudioCache(m.cfg.AudioCacheDir, next.UIDValidity, removed, renumbered)
+	}
 	if renumbered {
 		csf.Publish(m.pub, Resynced{UIDValidity: next.UIDValidity, Total: len(next.Messages)})
 	}
@@ -287,9 +295,6 @@ func (m *Mailbox) sync(ctx context.Context, conn *Conn) error {
 		csf.Publish(m.pub, MessageChanged{Message: v})
 	}
 	m.publishCount(prev, next)
-	if m.cfg.AudioCacheDir != "" && (len(removed) > 0 || renumbered) {
-		pruneAudioCache(m.cfg.AudioCacheDir, next.UIDValidity, removed, renumbered)
-	}
 	if m.cfg.CacheFile != "" {
 		if cerr := saveCache(m.cfg.CacheFile, m.cfg, next); cerr != nil {
 			m.log.Warn("voicemail cache not saved", "error", cerr)
@@ -326,7 +331,7 @@ func (m *Mailbox) Health() csf.Health {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	h := m.health
-	h.Counters = map[string]int64{"reconnects": m.reconnects, "syncs": m.syncs}
+	h.Counters = map[string]int64{"reconnects": m.reconnects, "syncs": m.syncs, "qresync_syncs": m.qresyncs}
 	if m.snap != nil {
 		h.Counters["messages"] = int64(len(m.snap.Messages))
 		h.Counters["unheard"] = int64(Unheard(m.snap.Messages))

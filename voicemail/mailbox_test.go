@@ -2,6 +2,7 @@ package voicemail
 
 import (
 	"bytes"
+	"github.com/emersion/go-imap/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -38,7 +39,7 @@ func waitFor[E csf.Event](t testing.TB, sub *csf.Subscription, within time.Durat
 	}
 }
 
-func startMailbox(t *testing.T, cfg Config) (*csf.Framework, *csf.Subscription, *Mailbox) {
+func startMailbox(t testing.TB, cfg Config) (*csf.Framework, *csf.Subscription, *Mailbox) {
 	t.Helper()
 	fw := csf.New(csf.Config{})
 	require.NoError(t, fw.Register(Spec(cfg)))
@@ -86,6 +87,9 @@ func TestIntegrationMailbox(t *testing.T) {
 		}
 		slices.Sort(lat)
 		slices.Sort(client)
+		// Delivered right after the previous event, most messages land
+		// before the next IDLE and are reported at once: these are not
+		// the idle latencies (BenchmarkIntegrationNotify measures those).
 		t.Logf("delivery to MessageArrived: median %v, min %v, max %v; server notification to event: median %v",
 			lat[len(lat)/2], lat[0], lat[len(lat)-1], client[len(client)/2])
 
@@ -139,6 +143,43 @@ func TestIntegrationMailbox(t *testing.T) {
 		t.Logf("doveadm save start to MessageArrived: median %v, min %v, max %v", lat[len(lat)/2], lat[0], lat[len(lat)-1])
 	})
 
+	// Delivered through dovecot's own delivery agents, the way voicemail
+	// systems hand over messages: listed, with the new-message event.
+	for _, path := range []struct {
+		name, user string
+		deliver    func(t *testing.T, email string, raw []byte)
+	}{
+		{"LMTP", "bob", func(t *testing.T, email string, raw []byte) {
+			require.NoError(t, d.DeliverLMTP(t.Context(), email, raw))
+		}},
+		{"LDA", "carol", func(t *testing.T, email string, raw []byte) { deliverLDA(t, d, email, raw) }},
+	} {
+		t.Run("IdleNotification"+path.name, func(t *testing.T) {
+			if path.name == "LMTP" && d.LMTPAddr == "" {
+				if os.Getenv("CI") == "true" {
+					t.Fatal("dovecot-lmtpd is not installed (CI=true: a missing server is a failure)")
+				}
+				t.Skip("dovecot-lmtpd is not installed")
+			}
+			cfg := labConfig(t, d, path.user, false)
+			_, sub, m := startMailbox(t, cfg)
+			n := len(m.Messages())
+			for i := range 3 {
+				path.deliver(t, mustCheck(t, cfg).UserName, buildMsg(msgSpec{Audio: wav, From: `"Fay" <5550177@vm.example.test>`}))
+				ev := waitFor[MessageArrived](t, sub, 10*time.Second)
+				assert.Equal(t, "5550177", ev.Message.CallerNumber)
+				assert.Equal(t, "Fay", ev.Message.CallerName)
+				assert.Equal(t, time.Second, ev.Message.Duration)
+				assert.False(t, ev.Message.Heard)
+				cc := waitFor[CountChanged](t, sub, 5*time.Second)
+				assert.Equal(t, n+i+1, cc.Total)
+			}
+			list, err := dialLab(t, cfg).List(t.Context())
+			require.NoError(t, err)
+			assert.Len(t, list, n+3)
+		})
+	}
+
 	t.Run("IdleReissue", func(t *testing.T) {
 		cfg := labConfig(t, d, "bob", false)
 		cfg.IdleRefresh = 100 * time.Millisecond
@@ -180,6 +221,10 @@ func TestIntegrationMailbox(t *testing.T) {
 		// removing its file: the re-sync must see both.
 		require.NoError(t, d.Deliver("bob", buildMsg(msgSpec{Audio: wav})))
 		removeOneMessage(t, filepath.Join(d.Dir, "mail", "bob@example.test"))
+		// And another client marks the newest listed message heard.
+		other := otherClient(t, d, mustCheck(t, cfg))
+		require.NoError(t, other.Store(imap.UIDSetNum(imap.UID(before[n-1].ID)),
+			&imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close())
 		// One sync publishes the removal, then the arrival.
 		rm := waitFor[MessageRemoved](t, sub, 20*time.Second)
 		// Maildir file names do not sort in UID order (the microseconds in
@@ -190,6 +235,14 @@ func TestIntegrationMailbox(t *testing.T) {
 		assert.Greater(t, ev.Message.ID, before[n-1].ID)
 		assert.Len(t, m.Messages(), n)
 		assert.GreaterOrEqual(t, m.Health().Counters["reconnects"], int64(1))
+		// dovecot offers QRESYNC: the re-sync after the reconnect used it,
+		// and the flag change made while we were away is in the list
+		// (removed above or heard now).
+		assert.GreaterOrEqual(t, m.Health().Counters["qresync_syncs"], int64(1))
+		require.Eventually(t, func() bool {
+			v, ok := (&Snapshot{Messages: m.Messages()}).Find(before[n-1].ID)
+			return rm.ID == before[n-1].ID || (ok && v.Heard)
+		}, 5*time.Second, 20*time.Millisecond)
 	})
 
 	t.Run("UIDValidityChange", func(t *testing.T) {
@@ -311,6 +364,18 @@ func doveadmSave(t testing.TB, d *lab.DovecotServer, email string, raw []byte) {
 	cmd.Stdin = bytes.NewReader(raw)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "doveadm save: %s", out)
+}
+
+// deliverLDA delivers raw with dovecot-lda, as a voicemail system or MTA
+// piping into dovecot's local delivery agent would.
+func deliverLDA(t testing.TB, d *lab.DovecotServer, email string, raw []byte) {
+	t.Helper()
+	bin, err := lab.DovecotHelper("dovecot-lda")
+	require.NoError(t, err)
+	cmd := exec.CommandContext(t.Context(), bin, "-c", filepath.Join(d.Dir, "dovecot.conf"), "-d", email)
+	cmd.Stdin = bytes.NewReader(raw)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "dovecot-lda: %s", out)
 }
 
 // removeOneMessage deletes the oldest message file of a maildir, as an

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type audioPart struct {
 type fetched struct {
 	uid           uint32
 	seen, deleted bool
+	haveFlags     bool // the response had FLAGS
 	size          int64
 	internalDate  time.Time
 	// rawInternalDate is parsed only when the Date header is missing.
@@ -38,9 +40,20 @@ type fetched struct {
 }
 
 // voicemail turns fetched data into a Voicemail; problems become its Err.
-func (f *fetched) voicemail() Voicemail {
+func (f *fetched) voicemail() Voicemail { return f.voicemailInto(nil) }
+
+// voicemailInto is voicemail parsing the header block into *fields,
+// reused from one message of a listing to the next.
+func (f *fetched) voicemailInto(fields *headerFields) Voicemail {
 	v := Voicemail{ID: ID(f.uid), Size: f.size, modSeq: f.modSeq, Heard: f.seen, Deleted: f.deleted}
-	meta := parseMeta(parseHeaderBlock(f.header))
+	var h headerFields
+	if fields != nil {
+		h = parseHeaderBlockInto(*fields, f.header)
+		*fields = h
+	} else {
+		h = parseHeaderBlock(f.header)
+	}
+	meta := parseMeta(h)
 	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
 	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
 	v.Date = meta.Date
@@ -68,49 +81,51 @@ func (f *fetched) voicemail() Voicemail {
 }
 
 // wireAudio finds the audio part in a BODYSTRUCTURE list (RFC 3501
-// section 7.4.2), by the rules of findAudio.
+// section 7.4.2), by the rules of findAudio. It walks with one path stack
+// and allocates only for the part it returns: a listing runs it once per
+// message.
 func (a *arena) wireAudio(bs int32) *audioPart {
 	var fallback *audioPart
-	var walk func(n int32, path []int, depth int) *audioPart
-	walk = func(n int32, path []int, depth int) *audioPart {
+	stack := a.path[:0]
+	var walk func(n int32, depth int) *audioPart
+	walk = func(n int32, depth int) *audioPart {
 		if !a.isList(n) || depth > 20 {
 			return nil
 		}
+		// Every path that returns nil leaves the stack as it found it.
+		mark := len(stack)
+		defer func() { stack = stack[:mark] }()
 		first := a.child(n, 0)
 		if a.isList(first) { // multipart: bodies, then the subtype
 			i := 1
 			for c := first; c >= 0 && a.isList(c); c = a.nodes[c].next {
-				p := make([]int, len(path)+1)
-				copy(p, path)
-				p[len(path)] = i
-				if found := walk(c, p, depth+1); found != nil {
+				stack = append(stack[:mark], i)
+				if found := walk(c, depth+1); found != nil {
 					return found
 				}
 				i++
 			}
 			return nil
 		}
-		if len(path) == 0 {
-			path = []int{1}
+		if len(stack) == 0 {
+			stack = append(stack, 1)
 		}
-		typ, sub := strings.ToLower(a.str(first)), strings.ToLower(a.str(a.child(n, 1)))
-		size, _ := a.num(a.child(n, 6))
-		part := &audioPart{path: path, mediaType: typ + "/" + sub, encoding: a.str(a.child(n, 5)), size: size}
-		if typ == "audio" {
-			return part
+		typ, sub := a.text(first), a.text(a.child(n, 1))
+		if eqFold(typ, "audio") {
+			return a.part(n, stack, typ, sub)
 		}
-		if typ == "message" && sub == "rfc822" {
+		if eqFold(typ, "message") && eqFold(sub, "rfc822") {
 			inner := a.child(n, 8)
 			if a.isList(inner) && !a.isList(a.child(inner, 0)) {
-				return walk(inner, append(append([]int(nil), path...), 1), depth+1)
+				stack = append(stack, 1)
 			}
-			return walk(inner, path, depth+1)
+			return walk(inner, depth+1)
 		}
 		if fallback == nil {
 			// Extension data: md5, then disposition, after the basic fields
 			// (and lines for text/*).
 			ext := 7
-			if typ == "text" {
+			if eqFold(typ, "text") {
 				ext = 8
 			}
 			name := a.paramValue(a.child(n, 2), "name")
@@ -120,15 +135,79 @@ func (a *arena) wireAudio(bs int32) *audioPart {
 				}
 			}
 			if isWAVName(decodeWords(name)) {
-				fallback = part
+				fallback = a.part(n, stack, typ, sub)
 			}
 		}
 		return nil
 	}
-	if found := walk(bs, nil, 0); found != nil {
+	found := walk(bs, 0)
+	a.path = stack[:0]
+	if found != nil {
 		return found
 	}
 	return fallback
+}
+
+// part makes the audioPart of single part n at path.
+func (a *arena) part(n int32, path []int, typ, sub []byte) *audioPart {
+	size, _ := a.num(a.child(n, 6))
+	mt := a.mediaType(typ, sub)
+	return &audioPart{path: a.internPath(path), mediaType: mt, encoding: a.internStr(a.child(n, 5)), size: size}
+}
+
+// maxInterned bounds the strings a listing shares between messages: a
+// hostile server sending a different type for every message gets fresh
+// strings past it, not an ever-growing table.
+const maxInterned = 64
+
+// mediaType returns "type/subtype" in lower case, shared between the
+// messages of a listing (they almost all say audio/wav).
+func (a *arena) mediaType(typ, sub []byte) string {
+	key := append(append(append(a.scratch[:0], typ...), '/'), sub...)
+	for i, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			key[i] = c + 'a' - 'A'
+		}
+	}
+	a.scratch = key
+	if s, ok := a.interned[string(key)]; ok {
+		return s
+	}
+	s := string(key)
+	a.keep(s)
+	return s
+}
+
+// internStr is str for values many messages repeat (transfer encodings).
+func (a *arena) internStr(i int32) string {
+	if i < 0 || a.nodes[i].kind == nNil || a.nodes[i].kind == nList || a.nodes[i].escaped {
+		return a.str(i)
+	}
+	if s, ok := a.interned[string(a.bytes(i))]; ok {
+		return s
+	}
+	s := a.str(i)
+	a.keep(s)
+	return s
+}
+
+func (a *arena) keep(s string) {
+	if a.interned == nil {
+		a.interned = map[string]string{}
+	}
+	if len(a.interned) < maxInterned {
+		a.interned[s] = s
+	}
+}
+
+// internPath returns a copy of path, shared with the previous message's
+// when equal. Callers never modify a Voicemail's part path.
+func (a *arena) internPath(path []int) []int {
+	if slices.Equal(a.lastPath, path) && a.lastPath != nil {
+		return a.lastPath
+	}
+	a.lastPath = slices.Clone(path)
+	return a.lastPath
 }
 
 // paramValue looks key up in a body parameter list ("k" "v" "k" "v").
@@ -141,7 +220,7 @@ func (a *arena) paramValue(list int32, key string) string {
 		if v < 0 {
 			return ""
 		}
-		if strings.EqualFold(a.str(k), key) {
+		if eqFold(a.text(k), key) {
 			return a.str(v)
 		}
 		k = a.nodes[v].next
@@ -190,6 +269,7 @@ func (a *arena) parseFetch(resp []byte, f *fetched) (bool, error) {
 			n, _ := a.num(v)
 			f.uid = uint32(n)
 		case bytes.EqualFold(name, []byte("FLAGS")):
+			f.haveFlags = true
 			for c := a.child(v, 0); c >= 0; c = a.nodes[c].next {
 				fl := a.bytes(c)
 				f.seen = f.seen || bytes.EqualFold(fl, []byte(`\Seen`))
@@ -217,6 +297,7 @@ func (a *arena) parseFetch(resp []byte, f *fetched) (bool, error) {
 // LOGIN, EXAMINE, UID FETCH, LOGOUT. It runs in the caller's goroutine.
 type rawConn struct {
 	conn  net.Conn
+	bulk  *bulkConn // under conn's TLS; nil when not over TCP
 	r     *bufio.Reader
 	tag   int
 	buf   []byte
@@ -250,7 +331,13 @@ func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	rc := &rawConn{conn: raw, r: bufio.NewReaderSize(raw, 64<<10)}
+	rc := &rawConn{conn: raw}
+	under := raw
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		rc.bulk = newBulkConn(tcp)
+		under = rc.bulk
+	}
+	rc.r = bufio.NewReaderSize(under, 64<<10)
 	fail := func(err error) (*rawConn, error) {
 		raw.Close()
 		return nil, ctxErr(ctx, err)
@@ -263,7 +350,7 @@ func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
 			return fail(fmt.Errorf("voicemail: connect %s: starttls: %w", cfg.Server, err))
 		}
 	}
-	tc := tls.Client(raw, cfg.TLS)
+	tc := tls.Client(under, cfg.TLS)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fail(fmt.Errorf("voicemail: connect %s: %w", cfg.Server, cfg.Trust.Classify(host, err)))
 	}
@@ -324,6 +411,23 @@ func (rc *rawConn) command(line string, each func(resp []byte)) error {
 
 func (rc *rawConn) close() { rc.conn.Close() }
 
+// logout says goodbye within a short time, then closes.
+func (rc *rawConn) logout() {
+	_ = rc.conn.SetDeadline(time.Now().Add(time.Second))
+	_ = rc.command("LOGOUT", nil)
+	rc.close()
+}
+
+// bulkCommand is command for a command whose response is large (a
+// listing): reads are batched while it runs.
+func (rc *rawConn) bulkCommand(line string, each func(resp []byte)) error {
+	if rc.bulk != nil {
+		rc.bulk.setBulk(true)
+		defer rc.bulk.setBulk(false)
+	}
+	return rc.command(line, each)
+}
+
 // rawList lists the folder over its own session with the reader above:
 // the fast path of a full listing. The audio probe runs on the same
 // session.
@@ -344,31 +448,7 @@ func rawList(ctx context.Context, cfg Config, condstore bool) (*Snapshot, error)
 	if condstore {
 		examine += " (CONDSTORE)"
 	}
-	err = rc.command(examine, func(resp []byte) {
-		for _, code := range []string{"UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ"} {
-			i := bytes.Index(resp, []byte("["+code+" "))
-			if i < 0 {
-				continue
-			}
-			rest := resp[i+len(code)+2:]
-			end := bytes.IndexByte(rest, ']')
-			if end < 0 {
-				continue
-			}
-			n, err := strconv.ParseUint(string(rest[:end]), 10, 64)
-			if err != nil {
-				continue
-			}
-			switch code {
-			case "UIDVALIDITY":
-				snap.UIDValidity = uint32(n)
-			case "UIDNEXT":
-				snap.UIDNext = uint32(n)
-			case "HIGHESTMODSEQ":
-				snap.HighestModSeq = n
-			}
-		}
-	})
+	err = rc.command(examine, func(resp []byte) { parseSelectCodes(resp, snap) })
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -388,18 +468,52 @@ func rawList(ctx context.Context, cfg Config, condstore bool) (*Snapshot, error)
 	return snap, nil
 }
 
+// parseSelectCodes reads the UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
+// response codes of a SELECT or EXAMINE into snap.
+func parseSelectCodes(resp []byte, snap *Snapshot) {
+	for _, code := range []string{"UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ"} {
+		i := bytes.Index(resp, []byte("["+code+" "))
+		if i < 0 {
+			continue
+		}
+		rest := resp[i+len(code)+2:]
+		end := bytes.IndexByte(rest, ']')
+		if end < 0 {
+			continue
+		}
+		n, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch code {
+		case "UIDVALIDITY":
+			snap.UIDValidity = uint32(n)
+		case "UIDNEXT":
+			snap.UIDNext = uint32(n)
+		case "HIGHESTMODSEQ":
+			snap.HighestModSeq = n
+		}
+	}
+}
+
 // fetchAll lists every message of the selected folder with one UID FETCH.
 func (rc *rawConn) fetchAll(condstore bool, sizeHint int) ([]Voicemail, error) {
+	return rc.fetchSet("1:*", 1, condstore, sizeHint)
+}
+
+// fetchSet lists the messages in the UID set (IMAP syntax) whose UID is
+// at least minUID: "n:*" also names the last message when n is past it.
+func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint int) ([]Voicemail, error) {
 	items := "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (" + strings.Join(listHeaders, " ") + ")]"
 	if condstore {
 		items += " MODSEQ"
 	}
 	var f fetched
 	msgs := make([]Voicemail, 0, max(sizeHint, 16))
-	err := rc.command("UID FETCH 1:* ("+items+")", func(resp []byte) {
+	err := rc.bulkCommand("UID FETCH "+set+" ("+items+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
-		if isFetch && f.uid != 0 {
-			msgs = append(msgs, f.voicemail())
+		if isFetch && f.uid != 0 && f.uid >= minUID {
+			msgs = append(msgs, f.voicemailInto(&rc.arena.fields))
 		}
 	})
 	sortByID(msgs)
@@ -423,7 +537,7 @@ func (rc *rawConn) probe(msgs []Voicemail, a *arena) error {
 		}
 		mimeName := []byte("BODY[" + k + ".MIME]")
 		bodyName := []byte("BODY[" + k + "]<0>")
-		err := rc.command("UID FETCH "+set.String()+" (UID BODY.PEEK["+k+".MIME] BODY.PEEK["+k+"]<0."+strconv.Itoa(probeSize)+">)", func(resp []byte) {
+		err := rc.bulkCommand("UID FETCH "+set.String()+" (UID BODY.PEEK["+k+".MIME] BODY.PEEK["+k+"]<0."+strconv.Itoa(probeSize)+">)", func(resp []byte) {
 			a.reset(resp)
 			sp := bytes.Index(resp, []byte(" FETCH ("))
 			if !bytes.HasPrefix(resp, []byte("* ")) || sp < 0 {
@@ -441,19 +555,19 @@ func (rc *rawConn) probe(msgs []Voicemail, a *arena) error {
 				if v < 0 {
 					break
 				}
-				name := bytes.ToUpper(a.bytes(c))
+				name := a.bytes(c)
 				switch {
-				case bytes.Equal(name, []byte("UID")):
+				case bytes.EqualFold(name, []byte("UID")):
 					uid, _ = a.num(v)
-				case bytes.Equal(name, mimeName):
+				case bytes.EqualFold(name, mimeName):
 					mimeHeader = a.bytes(v)
-				case bytes.Equal(name, bodyName):
+				case bytes.EqualFold(name, bodyName):
 					prefix = a.bytes(v)
 				}
 				c = a.nodes[v].next
 			}
 			if i, ok := byID[ID(uid)]; ok {
-				applyProbe(&msgs[i], mimeHeader, prefix)
+				applyProbeInto(&a.scratch, &msgs[i], mimeHeader, prefix)
 			}
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
+	"slices"
 	"strings"
 )
 
@@ -32,9 +33,16 @@ func (f b64Filter) Read(p []byte) (int, error) {
 	}
 }
 
-func isB64(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
-}
+func isB64(c byte) bool { return b64Chars[c] }
+
+// b64Chars marks the base64 alphabet and '=': a table, since the listing
+// checks every byte of every audio part's first kilobyte.
+var b64Chars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") {
+		t[c] = true
+	}
+	return t
+}()
 
 // decodeTransfer undoes a Content-Transfer-Encoding on a stream.
 func decodeTransfer(r io.Reader, encoding string) io.Reader {
@@ -51,20 +59,37 @@ func decodeTransfer(r io.Reader, encoding string) io.Reader {
 // decodePrefix decodes the first bytes of an encoded part, fetched with a
 // partial range, ignoring the incomplete tail.
 func decodePrefix(b []byte, encoding string) []byte {
+	return decodePrefixInto(nil, b, encoding)
+}
+
+// decodePrefixInto is decodePrefix working in scratch (grown as needed,
+// returned through *scratch) for base64: a listing decodes the start of
+// every audio part and keeps none of it.
+func decodePrefixInto(scratch *[]byte, b []byte, encoding string) []byte {
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "base64":
-		clean := make([]byte, 0, len(b))
+		// The data characters, then the decoded bytes, in one buffer.
+		need := len(b) + base64.StdEncoding.DecodedLen(len(b))
+		var buf []byte
+		if scratch != nil {
+			*scratch = slices.Grow((*scratch)[:0], need)[:need]
+			buf = *scratch
+		} else {
+			buf = make([]byte, need)
+		}
+		clean := buf[:0:len(b)]
 		for _, c := range b {
-			if isB64(c) && c != '=' {
-				clean = append(clean, c)
-			} else if c == '=' {
+			if c == '=' {
 				break
+			}
+			if b64Chars[c] {
+				clean = append(clean, c)
 			}
 		}
 		clean = clean[:len(clean)/4*4]
-		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		out := buf[len(b):]
 		n, _ := base64.StdEncoding.Decode(out, clean)
-		return out[:n]
+		return out[:n:n]
 	case "quoted-printable":
 		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(b)))
 		return out

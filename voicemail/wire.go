@@ -119,6 +119,13 @@ type arena struct {
 	nodes []node
 	pos   int
 	depth int
+
+	// Reused between responses by the listing's typed results.
+	path     []int             // wireAudio's path stack
+	lastPath []int             // the last audio path handed out
+	scratch  []byte            // for building lookup keys
+	interned map[string]string // strings shared between messages
+	fields   headerFields      // the header block being read
 }
 
 var errSyntax = errors.New("malformed response")
@@ -127,10 +134,18 @@ func (a *arena) reset(buf []byte) {
 	a.buf, a.nodes, a.pos, a.depth = buf, a.nodes[:0], 0, 0
 }
 
-func (a *arena) add(n node) int32 {
-	n.first, n.next = -1, -1
-	a.nodes = append(a.nodes, n)
-	return int32(len(a.nodes) - 1)
+// add appends a node without children or siblings yet. It writes in
+// place rather than appending a copy: a listing adds some fifty nodes per
+// message.
+func (a *arena) add(kind uint8, escaped bool, start, end int) int32 {
+	i := len(a.nodes)
+	if i < cap(a.nodes) {
+		a.nodes = a.nodes[:i+1]
+	} else {
+		a.nodes = append(a.nodes, node{})
+	}
+	a.nodes[i] = node{kind: kind, escaped: escaped, start: int32(start), end: int32(end), first: -1, next: -1}
+	return int32(i)
 }
 
 func (a *arena) skipSP() {
@@ -149,7 +164,7 @@ func (a *arena) parseList() (int32, error) {
 		return -1, fmt.Errorf("%w: nested deeper than 64", errSyntax)
 	}
 	a.pos++
-	list := a.add(node{kind: nList, start: int32(a.pos)})
+	list := a.add(nList, false, a.pos, 0)
 	last := int32(-1)
 	for {
 		a.skipSP()
@@ -189,7 +204,7 @@ func (a *arena) parseValue() (int32, error) {
 				a.pos += 2
 				continue
 			case '"':
-				n := a.add(node{kind: nString, escaped: esc, start: int32(start), end: int32(a.pos)})
+				n := a.add(nString, esc, start, a.pos)
 				a.pos++
 				return n, nil
 			case '\r', '\n':
@@ -209,7 +224,7 @@ func (a *arena) parseValue() (int32, error) {
 			return -1, fmt.Errorf("%w: truncated literal", errSyntax)
 		}
 		a.pos = start + n
-		return a.add(node{kind: nString, start: int32(start), end: int32(start + n)}), nil
+		return a.add(nString, false, start, start+n), nil
 	default:
 		start := a.pos
 		for a.pos < len(a.buf) {
@@ -237,7 +252,7 @@ func (a *arena) parseValue() (int32, error) {
 }
 
 func (a *arena) atom(start int) int32 {
-	n := a.add(node{kind: nAtom, start: int32(start), end: int32(a.pos)})
+	n := a.add(nAtom, false, start, a.pos)
 	if a.pos-start == 3 && (bytes.EqualFold(a.buf[start:a.pos], []byte("NIL"))) {
 		a.nodes[n].kind = nNil
 	}
@@ -269,6 +284,19 @@ func (a *arena) str(i int32) string {
 		out = append(out, b[j])
 	}
 	return string(out)
+}
+
+// text returns a string or atom node's bytes with escapes undone, nil
+// for NIL or a list: str without the copy, except for a quoted string
+// with backslashes.
+func (a *arena) text(i int32) []byte {
+	if i < 0 || a.nodes[i].kind == nNil || a.nodes[i].kind == nList {
+		return nil
+	}
+	if !a.nodes[i].escaped {
+		return a.bytes(i)
+	}
+	return []byte(a.str(i))
 }
 
 func (a *arena) num(i int32) (int64, bool) {

@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,4 +187,58 @@ func TestRawListBadServer(t *testing.T) {
 		_, err := rawList(ctx, cfg, false)
 		assert.ErrorIs(t, err, context.Canceled)
 	})
+}
+
+// listingResponse builds the response to a listing's UID FETCH of n
+// messages as dovecot writes it (a body structure of text + audio/wav
+// attachment, the header fields as a literal), each with its own UID and
+// caller.
+func listingResponse(n int) []byte {
+	const tmpl = "* %d FETCH (UID %d FLAGS () RFC822.SIZE 6058 INTERNALDATE \"25-Nov-2026 11:00:49 +0000\" " +
+		"BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 29 0 NIL NIL NIL NIL)" +
+		"(\"audio\" \"wav\" (\"name\" \"msg0001.wav\") NIL NIL \"base64\" 5532 NIL (\"attachment\" (\"filename\" \"msg0001.wav\")) NIL NIL) " +
+		"\"mixed\" (\"boundary\" \"outer\") NIL NIL NIL) BODY[HEADER.FIELDS (FROM DATE SUBJECT X-PRIORITY CONTENT-DURATION)] {%d}\r\n%s)\r\n"
+	var out []byte
+	for i := 1; i <= n; i++ {
+		h := fmt.Sprintf("From: \"Caller %d\" <555%04d@vm.example.test>\r\nDate: Wed, 25 Nov 2026 09:30:00 +0000\r\n"+
+			"Subject: Voice message from Bob\r\nX-Priority: 3\r\nContent-Duration: 1\r\n\r\n", i, i%10000)
+		out = fmt.Appendf(out, tmpl, i, i, len(h), h)
+	}
+	return append(out, "f OK Fetch completed.\r\n"...)
+}
+
+// BenchmarkListingParse is the CPU of a listing without the network:
+// framing, parsing and typed results for n messages of a listing
+// response held in memory (VOICEMAIL_BENCH_N, default 10,000).
+func BenchmarkListingParse(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("VOICEMAIL_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	resp := listingResponse(n)
+	b.SetBytes(int64(len(resp)))
+	b.ReportAllocs()
+	rc := &rawConn{}
+	for b.Loop() {
+		rc.r = bufio.NewReaderSize(bytes.NewReader(resp), 64<<10)
+		var f fetched
+		msgs := make([]Voicemail, 0, n)
+		for {
+			r, err := readResponse(rc.r, rc.buf)
+			rc.buf = r
+			if err != nil {
+				b.Fatal(err)
+			}
+			if bytes.HasPrefix(r, []byte("f ")) {
+				break
+			}
+			if ok, _ := rc.arena.parseFetch(r, &f); ok && f.uid != 0 {
+				msgs = append(msgs, f.voicemailInto(&rc.arena.fields))
+			}
+		}
+		if len(msgs) != n || msgs[n-1].CallerNumber == "" || !msgs[n-1].HasAudio {
+			b.Fatalf("%d messages, last %+v", len(msgs), msgs[len(msgs)-1])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1000, "µs/msg")
 }

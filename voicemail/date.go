@@ -1,0 +1,107 @@
+package voicemail
+
+import (
+	"sync"
+	"time"
+)
+
+// parseMailDate reads the Date header in the form voicemail systems write
+// it, "Mon, 2 Jan 2006 15:04:05 -0700", and returns what time.Parse with
+// that layout returns: the local zone when its offset matches, else a
+// fixed zone of the offset. It reports false for anything else (another
+// form, a bad day of the week is not checked by time.Parse either), which
+// then goes through time.Parse and net/mail. A listing calls it for every
+// message; time.Parse costs several times more and allocates a zone for
+// every offset that is not local.
+func parseMailDate(s string) (time.Time, bool) {
+	// "Mon, " weekday, then day of 1 or 2 digits.
+	if len(s) < len("Mon, 2 Jan 2006 15:04:05 -0700") || s[3] != ',' || s[4] != ' ' {
+		return time.Time{}, false
+	}
+	if !isWeekday(s[:3]) {
+		return time.Time{}, false
+	}
+	s = s[5:]
+	day, ok := digits(s[:1])
+	if !ok {
+		return time.Time{}, false
+	}
+	if s[1] != ' ' {
+		d2, ok := digits(s[1:2])
+		if !ok {
+			return time.Time{}, false
+		}
+		day = day*10 + d2
+		s = s[1:]
+	}
+	// s = " Jan 2006 15:04:05 -0700"
+	if len(s) != len(" Jan 2006 15:04:05 -0700")+1 || s[1] != ' ' || s[5] != ' ' || s[10] != ' ' ||
+		s[13] != ':' || s[16] != ':' || s[19] != ' ' {
+		return time.Time{}, false
+	}
+	month := monthIndex(s[2:5])
+	year, ok1 := digits(s[6:10])
+	hour, ok2 := digits(s[11:13])
+	minute, ok3 := digits(s[14:16])
+	sec, ok4 := digits(s[17:19])
+	offH, ok5 := digits(s[21:23])
+	offM, ok6 := digits(s[23:25])
+	sign := s[20]
+	if month == 0 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || (sign != '+' && sign != '-') ||
+		day < 1 || day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 || offM > 59 || offH > 23 {
+		return time.Time{}, false
+	}
+	offset := (offH*60 + offM) * 60
+	if sign == '-' {
+		offset = -offset
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Add(-time.Duration(offset) * time.Second)
+	if _, local := t.In(time.Local).Zone(); local == offset {
+		return t.In(time.Local), true
+	}
+	return t.In(fixedZone(offset)), true
+}
+
+func isWeekday(s string) bool {
+	switch s {
+	case "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun":
+		return true
+	}
+	return false
+}
+
+func monthIndex(s string) int {
+	for i, m := range [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+		if s == m {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, len(s) > 0
+}
+
+// zones holds the fixed zones made so far, by offset in seconds: there are
+// only a few dozen offsets in use.
+var zones sync.Map
+
+func fixedZone(offset int) *time.Location {
+	if z, ok := zones.Load(offset); ok {
+		return z.(*time.Location)
+	}
+	z, _ := zones.LoadOrStore(offset, time.FixedZone("", offset))
+	return z.(*time.Location)
+}

@@ -1,0 +1,50 @@
+package voicemail
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// parseMailDate must agree with time.Parse on every input it accepts.
+func checkMailDate(t *testing.T, s string) {
+	got, ok := parseMailDate(s)
+	want, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", s)
+	if !ok {
+		return
+	}
+	if assert.NoError(t, err, "%q accepted by the fast path only", s) {
+		assert.True(t, want.Equal(got), "%q: %v, time.Parse %v", s, got, want)
+		_, wo := want.Zone()
+		_, go_ := got.Zone()
+		assert.Equal(t, wo, go_, "%q: zone offset", s)
+		assert.Equal(t, want.Location() == time.Local, got.Location() == time.Local, "%q: local zone", s)
+	}
+}
+
+func TestParseMailDate(t *testing.T) {
+	for _, s := range []string{
+		"Wed, 25 Nov 2026 09:30:00 +0000", "Wed, 5 Nov 2026 09:30:00 -0530", "Sat, 29 Feb 2028 23:59:59 +1400",
+		"Sun, 31 Dec 1999 00:00:00 +0100",
+	} {
+		_, ok := parseMailDate(s)
+		assert.True(t, ok, s)
+		checkMailDate(t, s)
+	}
+	for _, s := range []string{
+		"", "Wed, 25 Nov 2026 09:30:00", "Wed, 31 Nov 2026 09:30:00 +0000", "Wed, 25 Nov 2026 24:00:00 +0000",
+		"25 Nov 2026 09:30:00 +0000", "Wed, 25 nov 2026 09:30:00 +0000", "Wed, 25 Nov 2026 09:30:00 +0000 (UTC)",
+		"Xyz, 25 Nov 2026 09:30:00 +0000", "Wed, 29 Feb 2027 09:30:00 +0000",
+	} {
+		_, ok := parseMailDate(s)
+		assert.False(t, ok, s)
+	}
+}
+
+func FuzzMailDate(f *testing.F) {
+	for _, s := range []string{"Wed, 25 Nov 2026 09:30:00 +0000", "Mon, 1 Jan 2001 00:00:00 -1200", "Fri, 99 Feb 2001 00:00:00 -1200"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkMailDate(t, s) })
+}
