@@ -20,7 +20,8 @@ import (
 // arrived, and halves the mark (down to bulkMinLowWater) until a read
 // meets it in time again, which doubles it back: a server writing slowly
 // (reading message bodies from disk, say) would otherwise cost a timeout
-// per read.
+// per read. The buffer exists only during a bulk response: a session kept
+// open for re-syncs would otherwise hold it for its whole life.
 
 const (
 	bulkBuffer   = 256 << 10
@@ -34,20 +35,27 @@ const (
 // for one goroutine at a time (crypto/tls serialises reads).
 type bulkConn struct {
 	*net.TCPConn
-	buf    []byte
-	r, w   int
-	bulk   bool // low-water mark set
-	mark   int  // the low-water mark in bulk mode
-	lowWat lowWater
+	buf  []byte
+	r, w int
+	bulk bool // low-water mark set
+	// buffered is true from setBulk(true) to setBulk(false); buf is
+	// dropped once it is drained after that.
+	buffered bool
+	mark     int // the low-water mark in bulk mode
+	lowWat   lowWater
 }
 
 func newBulkConn(c *net.TCPConn) *bulkConn {
-	return &bulkConn{TCPConn: c, buf: make([]byte, bulkBuffer), lowWat: lowWaterFor(c)}
+	return &bulkConn{TCPConn: c, lowWat: lowWaterFor(c)}
 }
 
 // setBulk turns batching of wake-ups on for a bulk response, or off.
 // Without SO_RCVLOWAT only the large buffer remains.
 func (c *bulkConn) setBulk(on bool) {
+	c.buffered = on
+	if on && c.buf == nil {
+		c.buf = make([]byte, bulkBuffer)
+	}
 	if on == c.bulk || c.lowWat == nil {
 		return
 	}
@@ -66,6 +74,9 @@ func (c *bulkConn) setBulk(on bool) {
 
 func (c *bulkConn) Read(b []byte) (int, error) {
 	if c.r == c.w {
+		if !c.buffered {
+			c.buf, c.r, c.w = nil, 0, 0
+		}
 		if len(b) >= len(c.buf) {
 			return c.read(b)
 		}
