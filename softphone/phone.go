@@ -233,6 +233,18 @@ func (p *Phone) open(ctx context.Context) error {
 		}
 	}
 	p.localIP = ip
+	// The media engine (and its shared RTP ports) exists before any SIP
+	// request can arrive and make a call that uses it.
+	media, err := newMediaEngine(p)
+	if err != nil {
+		return err
+	}
+	p.media = media
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.media.run(p.ctx)
+	}()
 	tlsCfg := p.cfg.TLS
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -300,16 +312,6 @@ func (p *Phone) open(ctx context.Context) error {
 	if p.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(p.log), sipgo.WithClientConnectionAddr(laddr), sipgo.WithClientNAT()); err != nil {
 		return fmt.Errorf("softphone: %w", err)
 	}
-	media, err := newMediaEngine(p)
-	if err != nil {
-		return err
-	}
-	p.media = media
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.media.run(p.ctx)
-	}()
 	return nil
 }
 
