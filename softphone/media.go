@@ -92,7 +92,7 @@ type mediaShard struct {
 func newShard(sock *mediaSocket) *mediaShard {
 	sh := &mediaShard{sock: sock, pkt: make([]byte, recvSlot), enc: make([]byte, 0, recvSlot)}
 	if sock != nil {
-		sh.q = newSendQueue(sock.rtpB)
+		sh.q = newSendQueue(sock.rtpB, gsoSupported(sock.rtp))
 	}
 	return sh
 }
@@ -223,7 +223,7 @@ func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 
 // flush sends what the loop queued for the shared socket.
 func (sh *mediaShard) flush() {
-	if sh.q != nil && sh.q.n > 0 {
+	if sh.q != nil {
 		sh.q.flush()
 	}
 }

@@ -236,3 +236,45 @@ func TestSDPAnnouncesSSRCAndMux(t *testing.T) {
 	assert.Zero(t, rm.ssrc)
 	assert.False(t, rm.rtcpMux)
 }
+
+// A flush sends every queued packet as its own datagram, whether the
+// kernel segments runs of one size to one address (UDP_SEGMENT) or not.
+func TestSendQueueDeliversEachDatagram(t *testing.T) {
+	for _, gso := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one by one", true: "segmented"}[gso], func(t *testing.T) {
+			src := peerSocket(t)
+			if gso && !gsoSupported(src) {
+				t.Skip("no UDP_SEGMENT here")
+			}
+			q := newSendQueue(newBatchConn(src), gso)
+			p1, p2 := peerSocket(t), peerSocket(t)
+			want := map[*net.UDPConn][]string{}
+			for i := range 150 { // more than one batch
+				to, size := p1, 172
+				switch {
+				case i%3 == 0:
+					to = p2
+				case i%7 == 0:
+					size = 16 // a DTMF event among audio
+				}
+				b := []byte(strings.Repeat(string(rune('a'+i%26)), size))
+				b[0] = byte(i)
+				require.True(t, q.add(b, to.LocalAddr().(*net.UDPAddr)))
+				want[to] = append(want[to], string(b))
+			}
+			q.flush()
+			assert.Zero(t, q.failed)
+			for _, c := range []*net.UDPConn{p1, p2} {
+				var got []string
+				buf := make([]byte, 1500)
+				require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+				for len(got) < len(want[c]) {
+					n, err := c.Read(buf)
+					require.NoError(t, err)
+					got = append(got, string(buf[:n]))
+				}
+				assert.ElementsMatch(t, want[c], got)
+			}
+		})
+	}
+}

@@ -40,13 +40,14 @@ func main() {
 	withSipp := flag.Bool("sipp", false, "also measure SIPp carrying the same calls")
 	nPhones := flag.Int("phones", 2, "phones (SIP sockets, media loops) the lines are spread over; 0 means one per line")
 	flag.StringVar(&heapProfile, "heapprofile", "", "write a heap profile here while the calls are up")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured call period here")
 	flag.Parse()
 	if err := run(*lines, *calls, *dur, *par, *nPhones, *withSipp); err != nil {
 		log.Fatal(err)
 	}
 }
 
-var heapProfile string
+var heapProfile, cpuProfile string
 
 func cpu() time.Duration {
 	var ru syscall.Rusage
@@ -185,9 +186,22 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		}
 	}
 	before := totals(phones)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	c1, t1 := cpu(), time.Now()
 	time.Sleep(dur)
 	used, elapsed = cpu()-c1, time.Since(t1)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	after := totals(phones)
 	sent, recv := after.sent-before.sent, after.recv-before.recv
 	fmt.Printf("calls: %d concurrent for %v: %d RTP packets sent, %d received (%.0f/s)\n",
