@@ -84,13 +84,19 @@ type mediaShard struct {
 	// one; q batches the loop's sends to it.
 	sock *mediaSocket
 	q    *sendQueue
-	// pkt and enc are the loop's scratch space to marshal and encrypt a
-	// packet before it is queued or sent.
+	// The loop's scratch space, so a call holds no buffer between ticks:
+	// pcm and payload for the frame being sent, out for the frame played
+	// out, pkt and enc to marshal and encrypt a packet before it is queued
+	// or sent.
+	pcm, out []int16
+	payload  []byte
 	pkt, enc []byte
 }
 
 func newShard(sock *mediaSocket) *mediaShard {
-	sh := &mediaShard{sock: sock, pkt: make([]byte, recvSlot), enc: make([]byte, 0, recvSlot)}
+	sh := &mediaShard{sock: sock, pkt: make([]byte, recvSlot), enc: make([]byte, 0, recvSlot),
+		pcm: make([]int16, audio.FrameSamples), out: make([]int16, audio.FrameSamples),
+		payload: make([]byte, 0, maxPayload)}
 	if sock != nil {
 		sh.q = newSendQueue(sock.rtpB, gsoSupported(sock.rtp))
 	}
@@ -277,9 +283,6 @@ type stream struct {
 	seq        uint16
 	ts         uint32
 	marker     bool
-	pcm        []int16
-	out        []int16
-	payload    []byte
 	dtmfQueue  []rune
 	dtmfDone   []chan struct{}
 	dtmfTick   int
@@ -358,9 +361,7 @@ func newStream(c *Call, ip string) (*stream, error) {
 		call: c, dtmfPT: -1, dir: sendrecv,
 		ssrc: binary.BigEndian.Uint32(b[0:4]), seq: binary.BigEndian.Uint16(b[4:6]),
 		ts: binary.BigEndian.Uint32(b[4:8]), marker: true,
-		pcm: make([]int16, audio.FrameSamples), out: make([]int16, audio.FrameSamples),
-		payload: make([]byte, 0, maxPayload),
-		src:     audio.Silence{}, sink: audio.Discard{},
+		src: audio.Silence{}, sink: audio.Discard{},
 	}
 	if m := c.p.media; m != nil && (c.remoteMedia == nil || c.remoteMedia.ssrc != 0) {
 		s.home = m.pick()
@@ -477,7 +478,7 @@ func (s *stream) tick(sh *mediaShard, now time.Time, late bool) {
 		s.tsStep = audio.FrameSamples
 	}
 	s.ts += s.tsStep
-	s.playout()
+	s.playout(sh)
 	// First report after a second, to get RTT early in short calls; then at
 	// the RFC 3550 minimum interval.
 	first := int(rtcpFirst / frameDur)
@@ -492,30 +493,30 @@ func (s *stream) sendFrame(sh *mediaShard) {
 		return
 	}
 	if s.muted || s.srcDone {
-		clear(s.pcm)
-	} else if err := s.src.ReadFrame(s.pcm); err != nil {
+		clear(sh.pcm)
+	} else if err := s.src.ReadFrame(sh.pcm); err != nil {
 		if !errors.Is(err, io.EOF) {
 			s.call.p.log.Warn("audio source failed", logCallID, s.call.id, "err", err)
 		}
 		s.srcDone = true
-		clear(s.pcm)
+		clear(sh.pcm)
 	}
 	switch s.codec.name {
 	case "PCMA":
-		s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+		sh.payload = g711.EncodeALaw(sh.payload[:0], sh.pcm)
 	case "opus":
 		if s.opusEnc == nil {
 			return
 		}
-		n, err := s.opusEnc.Encode(s.pcm, s.payload[:cap(s.payload)])
+		n, err := s.opusEnc.Encode(sh.pcm, sh.payload[:cap(sh.payload)])
 		if err != nil {
 			return
 		}
-		s.payload = s.payload[:n]
+		sh.payload = sh.payload[:n]
 	default:
-		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
+		sh.payload = g711.EncodeULaw(sh.payload[:0], sh.pcm)
 	}
-	s.writeRTP(sh, s.codec.pt, s.ts, s.payload)
+	s.writeRTP(sh, s.codec.pt, s.ts, sh.payload)
 }
 
 // writeRTP marshals (and encrypts) one packet in sh's scratch space and
@@ -603,19 +604,19 @@ func (s *stream) sendDTMF(sh *mediaShard) {
 			reps = 3
 		}
 		for range reps {
-			s.payload = append(s.payload[:0], code, 10, byte(dur>>8), byte(dur))
+			sh.payload = append(sh.payload[:0], code, 10, byte(dur>>8), byte(dur))
 			if end {
-				s.payload[1] |= 0x80
+				sh.payload[1] |= 0x80
 			}
-			s.writeRTP(sh, uint8(s.dtmfPT), s.dtmfTS, s.payload)
+			s.writeRTP(sh, uint8(s.dtmfPT), s.dtmfTS, sh.payload)
 		}
 	case s.dtmfTick < dtmfFrames+dtmfGapFrames:
-		clear(s.pcm)
-		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
+		clear(sh.pcm)
+		sh.payload = g711.EncodeULaw(sh.payload[:0], sh.pcm)
 		if s.codec.name == "PCMA" {
-			s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+			sh.payload = g711.EncodeALaw(sh.payload[:0], sh.pcm)
 		}
-		s.writeRTP(sh, s.codec.pt, s.ts, s.payload)
+		s.writeRTP(sh, s.codec.pt, s.ts, sh.payload)
 	default:
 		s.dtmfQueue = s.dtmfQueue[1:]
 		s.dtmfTick = 0
@@ -630,7 +631,7 @@ func (s *stream) sendDTMF(sh *mediaShard) {
 }
 
 // playout takes one frame from the jitter buffer to the sink.
-func (s *stream) playout() {
+func (s *stream) playout(sh *mediaShard) {
 	if !s.playing {
 		if s.buffered < jitterStart {
 			return
@@ -648,16 +649,16 @@ func (s *stream) playout() {
 	}
 	sl := &s.slots[s.playSeq%jitterSlots]
 	if sl.valid && sl.seq == s.playSeq {
-		out := s.out
+		out := sh.out
 		switch {
 		case s.codec.name == "PCMA":
 			out = g711.DecodeALaw(out, sl.payload)
 		case s.codec.name == "opus" && s.opusDec != nil:
-			n, err := s.opusDec.Decode(sl.payload, s.out)
+			n, err := s.opusDec.Decode(sl.payload, sh.out)
 			if err != nil {
 				n = 0
 			}
-			out = s.out[:n]
+			out = sh.out[:n]
 		default:
 			out = g711.DecodeULaw(out, sl.payload)
 		}
@@ -675,8 +676,8 @@ func (s *stream) playout() {
 			return
 		}
 		s.stats.Concealed++
-		clear(s.out)
-		_ = s.sink.WriteFrame(s.out)
+		clear(sh.out)
+		_ = s.sink.WriteFrame(sh.out)
 	}
 	s.playSeq++
 }

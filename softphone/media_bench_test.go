@@ -153,6 +153,7 @@ func BenchmarkStreamReceive(b *testing.B) {
 	defer s.rtpConn.Close()
 	defer s.rtcpConn.Close()
 	s.configure(&remoteMedia{ip: "127.0.0.1", port: 9, rtcp: 9, dtmfPT: -1}, codec{"PCMU", 0, 8000}, recvonly)
+	sh := newShard(nil)
 	from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 	payload := make([]byte, 160)
 	raw := make([]byte, 200)
@@ -168,7 +169,7 @@ func BenchmarkStreamReceive(b *testing.B) {
 		}
 		s.receive(&p, from, now)
 		s.mu.Lock()
-		s.playout()
+		s.playout(sh)
 		s.mu.Unlock()
 		seq++
 	}

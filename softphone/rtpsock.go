@@ -277,7 +277,13 @@ func isRTCP(b []byte) bool {
 // used only here, need no lock of their own.
 func (ms *mediaSocket) read(c batchConn, rtcpPort bool) {
 	defer ms.wg.Done()
-	msgs := make([]ipv4.Message, batchSize)
+	// RTCP is one report per stream every 5 s: a short batch will do,
+	// and saves the memory of a long one.
+	n := batchSize
+	if rtcpPort {
+		n = 4
+	}
+	msgs := make([]ipv4.Message, n)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, recvSlot)}
 	}

@@ -41,13 +41,17 @@ func main() {
 	nPhones := flag.Int("phones", 2, "phones (SIP sockets, media loops) the lines are spread over; 0 means one per line")
 	flag.StringVar(&heapProfile, "heapprofile", "", "write a heap profile here while the calls are up")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured call period here")
+	flag.DurationVar(&settle, "settle", time.Second, "wait this long after the last call set-up before measuring (SIP transactions linger 32 s for their timers)")
 	flag.Parse()
 	if err := run(*lines, *calls, *dur, *par, *nPhones, *withSipp); err != nil {
 		log.Fatal(err)
 	}
 }
 
-var heapProfile, cpuProfile string
+var (
+	heapProfile, cpuProfile string
+	settle                  time.Duration
+)
 
 func cpu() time.Duration {
 	var ru syscall.Rusage
@@ -172,7 +176,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	fmt.Printf("call set-up (INVITE to first RTP received) with %d in flight: median %v, p99 %v\n",
 		par, setups[len(setups)/2].Round(time.Microsecond), setups[len(setups)*99/100].Round(time.Microsecond))
 
-	time.Sleep(time.Second) // settle
+	time.Sleep(settle)
 	hc := heap()
 	if heapProfile != "" {
 		f, err := os.Create(heapProfile)
@@ -215,8 +219,18 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	fmt.Printf("  sent late (>5 ms): %.3f%%; lost: %.3f%%; concealed: %.3f%%\n",
 		pct(after.late-before.late, sent), pct(uint64(max(after.lost-before.lost, 0)), recv), pct(after.concealed-before.concealed, recv))
 	perCall := float64(int64(hc)-int64(h1)) / 1024 / float64(calls)
-	fmt.Printf("  memory per active call: %.1f KiB beyond two idle lines (both ends in this process: %.1f KiB per end)\n", perCall, perCall/2)
+	fmt.Printf("  memory per active call, %v after set-up: %.1f KiB beyond two idle lines (both ends in this process: %.1f KiB per end)\n", settle, perCall, perCall/2)
 
+	// Calls that ended on their own are not in the figures above: say so.
+	ended := map[string]int{}
+	for _, c := range active {
+		if c != nil && c.State() == softphone.CallEnded {
+			ended[fmt.Sprint(c.Err())]++
+		}
+	}
+	for why, n := range ended {
+		fmt.Printf("  WARNING: %d calls ended before hang-up: %s\n", n, why)
+	}
 	for _, c := range active {
 		if c != nil {
 			_ = c.Hangup(ctx)
