@@ -238,12 +238,12 @@ func (sh *mediaShard) flush() {
 // bit rates we use, or 40 ms of G.711).
 const maxPayload = 320
 
-// jitterSlot holds one received audio packet. Its buffer grows to the
-// codec's packet size on first use (160 bytes for G.711) and is reused.
+// jitterSlot describes one received audio packet; its payload is
+// stream.jbuf[slot*jslot:][:n].
 type jitterSlot struct {
-	valid   bool
-	seq     uint16
-	payload []byte
+	valid bool
+	seq   uint16
+	n     uint16
 }
 
 // stream is one call's RTP session: its socket(s), codec state, jitter
@@ -291,6 +291,8 @@ type stream struct {
 
 	// receive side
 	slots       [jitterSlots]jitterSlot
+	jbuf        []byte // the slots' payloads, jslot bytes each, sized by the first packet
+	jslot       int
 	playing     bool
 	playSeq     uint16
 	idle        int
@@ -652,15 +654,15 @@ func (s *stream) playout(sh *mediaShard) {
 		out := sh.out
 		switch {
 		case s.codec.name == "PCMA":
-			out = g711.DecodeALaw(out, sl.payload)
+			out = g711.DecodeALaw(out, s.slotPayload(sl))
 		case s.codec.name == "opus" && s.opusDec != nil:
-			n, err := s.opusDec.Decode(sl.payload, sh.out)
+			n, err := s.opusDec.Decode(s.slotPayload(sl), sh.out)
 			if err != nil {
 				n = 0
 			}
 			out = sh.out[:n]
 		default:
-			out = g711.DecodeULaw(out, sl.payload)
+			out = g711.DecodeULaw(out, s.slotPayload(sl))
 		}
 		sl.valid = false
 		s.buffered--
@@ -758,8 +760,35 @@ func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
 	if !sl.valid {
 		s.buffered++
 	}
-	sl.valid, sl.seq, sl.payload = true, p.SequenceNumber, append(sl.payload[:0], p.Payload...)
+	if len(p.Payload) > s.jslot {
+		s.growJitter(len(p.Payload))
+	}
+	i := int(p.SequenceNumber % jitterSlots)
+	sl.valid, sl.seq, sl.n = true, p.SequenceNumber, uint16(copy(s.jbuf[i*s.jslot:(i+1)*s.jslot], p.Payload))
 	s.mu.Unlock()
+}
+
+// slotPayload is the payload buffered in sl, one of s.slots.
+func (s *stream) slotPayload(sl *jitterSlot) []byte {
+	i := int(sl.seq % jitterSlots)
+	return s.jbuf[i*s.jslot:][:sl.n]
+}
+
+// growJitter makes the slots hold n-byte payloads, keeping what they
+// hold. The first packet sizes them (160 bytes for G.711's 20 ms); a
+// larger one later (Opus varies) grows them once to maxPayload.
+func (s *stream) growJitter(n int) {
+	size := maxPayload
+	if s.jbuf == nil {
+		size = n
+	}
+	buf := make([]byte, jitterSlots*size)
+	for i := range s.slots {
+		if sl := &s.slots[i]; sl.valid {
+			copy(buf[i*size:], s.jbuf[i*s.jslot:][:sl.n])
+		}
+	}
+	s.jbuf, s.jslot = buf, size
 }
 
 // updateSeq keeps the extended highest sequence number (RFC 3550 A.1,
