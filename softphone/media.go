@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -690,24 +691,40 @@ func (s *stream) readRTP() {
 	buf := make([]byte, recvSlot)
 	rd := &rtpReader{dec: make([]byte, 0, recvSlot)}
 	for {
-		n, from, err := s.rtpConn.ReadFromUDP(buf)
+		n, from, err := s.rtpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		rd.onRTP(s, buf[:n], from, time.Now())
+		rd.onRTP(s, buf[:n], unmapped(from), time.Now())
 	}
 }
 
+// unmapped is ap with an IPv4-mapped IPv6 address as plain IPv4, so one
+// sender always compares equal to itself.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// sameAddr reports whether a (from SDP or an earlier packet) is b.
+func sameAddr(a *net.UDPAddr, b netip.AddrPort) bool {
+	return a != nil && unmapped(a.AddrPort()) == b
+}
+
 func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
+	s.receiveFrom(p, unmapped(from.AddrPort()), now)
+}
+
+func (s *stream) receiveFrom(p *rtp.Packet, from netip.AddrPort, now time.Time) {
 	var dtmf rune
 	s.mu.Lock()
 	// Symmetric RTP (RFC 4961), comedia-style: send to where the far end
-	// sends from, which a NAT may have changed.
-	if s.remote == nil || !from.IP.Equal(s.remote.IP) || from.Port != s.remote.Port {
-		s.remote = from
+	// sends from, which a NAT may have changed. The address is made only
+	// when it changes.
+	if !sameAddr(s.remote, from) {
+		s.remote = net.UDPAddrFromAddrPort(from)
 	}
 	s.latched = true
 	s.remoteSSRC = p.SSRC
@@ -882,20 +899,20 @@ func (s *stream) readRTCP() {
 	defer s.wg.Done()
 	buf := make([]byte, recvSlot)
 	for {
-		n, from, err := s.rtcpConn.ReadFromUDP(buf)
+		n, from, err := s.rtcpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		s.onRTCP(buf[:n], from, time.Now())
+		s.onRTCP(buf[:n], unmapped(from), time.Now())
 	}
 }
 
 // onRTCP takes one (S)RTCP compound packet from the far end: RTT, and
 // what it says about our stream.
-func (s *stream) onRTCP(data []byte, from *net.UDPAddr, now time.Time) {
+func (s *stream) onRTCP(data []byte, from netip.AddrPort, now time.Time) {
 	s.mu.Lock()
 	in := s.rtcpIn
 	s.mu.Unlock()
@@ -911,8 +928,8 @@ func (s *stream) onRTCP(data []byte, from *net.UDPAddr, now time.Time) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.mux {
-		s.remoteRTCP = from
+	if !s.mux && !sameAddr(s.remoteRTCP, from) {
+		s.remoteRTCP = net.UDPAddrFromAddrPort(from)
 	}
 	for _, p := range pkts {
 		var reports []rtcp.ReceptionReport

@@ -50,10 +50,10 @@ func newBatchConn(c *net.UDPConn) batchConn {
 // One reader goroutine per port serves all the streams, in batches; the
 // owning shard's pacing loop sends for all of them, in batches.
 type mediaSocket struct {
-	rtp, rtcp   *net.UDPConn
-	rtpB, rtcpB batchConn
-	port        int
-	wg          sync.WaitGroup // the two readers
+	rtp, rtcp *net.UDPConn
+	rtpB      batchConn // for sendmmsg
+	port      int
+	wg        sync.WaitGroup // the two readers
 
 	mu sync.RWMutex // guards the maps and every stream's sockKey
 	// bySSRC finds a stream by the far end's SSRC: named in its SDP or
@@ -95,12 +95,35 @@ func listenMediaSocket(ip string) (*mediaSocket, error) {
 	// every call keeps a scheduling hiccup from dropping packets.
 	_ = rc.SetReadBuffer(4 << 20)
 	_ = rc.SetWriteBuffer(4 << 20)
-	ms := &mediaSocket{rtp: rc, rtcp: cc, rtpB: newBatchConn(rc), rtcpB: newBatchConn(cc), port: port,
+	ms := &mediaSocket{rtp: rc, rtcp: cc, rtpB: newBatchConn(rc), port: port,
 		bySSRC: map[uint32]*stream{}, byAddr: map[netip.AddrPort]*stream{}, fresh: map[*stream]struct{}{}}
+	// RTCP is one report per stream every 5 s: a short batch will do,
+	// and saves the memory of a long one.
+	rtpDs, rtcpDs := datagrams(batchSize), datagrams(4)
+	rtpR, err := newBatchReader(rc, rtpDs)
+	if err != nil {
+		rc.Close()
+		cc.Close()
+		return nil, fmt.Errorf("softphone: rtp socket: %w", err)
+	}
+	rtcpR, err := newBatchReader(cc, rtcpDs)
+	if err != nil {
+		rc.Close()
+		cc.Close()
+		return nil, fmt.Errorf("softphone: rtcp socket: %w", err)
+	}
 	ms.wg.Add(2)
-	go ms.read(ms.rtpB, false)
-	go ms.read(ms.rtcpB, true)
+	go ms.read(rtpR, rtpDs, false)
+	go ms.read(rtcpR, rtcpDs, true)
 	return ms, nil
+}
+
+func datagrams(n int) []datagram {
+	ds := make([]datagram, n)
+	for i := range ds {
+		ds[i].buf = make([]byte, recvSlot)
+	}
+	return ds
 }
 
 // listenPair binds an RTP/RTCP port pair on ip (even RTP port, RTCP the
@@ -275,21 +298,11 @@ func isRTCP(b []byte) bool {
 // read serves one port: batches of datagrams, each handed to its stream.
 // The scratch space is the reader's, so the SRTP decrypting contexts,
 // used only here, need no lock of their own.
-func (ms *mediaSocket) read(c batchConn, rtcpPort bool) {
+func (ms *mediaSocket) read(r batchReader, ds []datagram, rtcpPort bool) {
 	defer ms.wg.Done()
-	// RTCP is one report per stream every 5 s: a short batch will do,
-	// and saves the memory of a long one.
-	n := batchSize
-	if rtcpPort {
-		n = 4
-	}
-	msgs := make([]ipv4.Message, n)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, recvSlot)}
-	}
 	rd := &rtpReader{dec: make([]byte, 0, recvSlot)}
 	for {
-		n, err := c.ReadBatch(msgs, 0)
+		n, err := r.readBatch(ds)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -298,13 +311,12 @@ func (ms *mediaSocket) read(c batchConn, rtcpPort bool) {
 			continue
 		}
 		now := time.Now()
-		for i := range msgs[:n] {
-			m := &msgs[i]
-			from, ok := m.Addr.(*net.UDPAddr)
-			if !ok {
+		for i := range ds[:n] {
+			d := &ds[i]
+			if d.n < 0 {
 				continue
 			}
-			data := m.Buffers[0][:m.N]
+			data := d.buf[:d.n]
 			rtcpPkt := rtcpPort || isRTCP(data)
 			var ssrc uint32
 			switch {
@@ -315,14 +327,14 @@ func (ms *mediaSocket) read(c batchConn, rtcpPort bool) {
 			default:
 				continue
 			}
-			s := ms.route(ssrc, from.AddrPort())
+			s := ms.route(ssrc, d.from)
 			if s == nil {
 				continue
 			}
 			if rtcpPkt {
-				s.onRTCP(data, from, now)
+				s.onRTCP(data, d.from, now)
 			} else {
-				rd.onRTP(s, data, from, now)
+				rd.onRTP(s, data, d.from, now)
 			}
 		}
 	}
@@ -335,7 +347,7 @@ type rtpReader struct {
 }
 
 // onRTP decrypts, parses and delivers one RTP datagram to s.
-func (rd *rtpReader) onRTP(s *stream, data []byte, from *net.UDPAddr, now time.Time) {
+func (rd *rtpReader) onRTP(s *stream, data []byte, from netip.AddrPort, now time.Time) {
 	s.mu.Lock()
 	in := s.rtpIn
 	s.mu.Unlock()
@@ -351,7 +363,7 @@ func (rd *rtpReader) onRTP(s *stream, data []byte, from *net.UDPAddr, now time.T
 	if err := rd.pkt.Unmarshal(data); err != nil || rd.pkt.Version != 2 {
 		return
 	}
-	s.receive(&rd.pkt, from, now)
+	s.receiveFrom(&rd.pkt, from, now)
 }
 
 // sendQueue gathers one pacing tick's packets for a shared socket and
