@@ -312,31 +312,34 @@ func (ms *mediaSocket) read(r batchReader, ds []datagram, rtcpPort bool) {
 		}
 		now := time.Now()
 		for i := range ds[:n] {
-			d := &ds[i]
-			if d.n < 0 {
-				continue
-			}
-			data := d.buf[:d.n]
-			rtcpPkt := rtcpPort || isRTCP(data)
-			var ssrc uint32
-			switch {
-			case rtcpPkt && len(data) >= 8:
-				ssrc = binary.BigEndian.Uint32(data[4:8])
-			case !rtcpPkt && len(data) >= 12:
-				ssrc = binary.BigEndian.Uint32(data[8:12])
-			default:
-				continue
-			}
-			s := ms.route(ssrc, d.from)
-			if s == nil {
-				continue
-			}
-			if rtcpPkt {
-				s.onRTCP(data, d.from, now)
-			} else {
-				rd.onRTP(s, data, d.from, now)
+			if d := &ds[i]; d.n >= 0 {
+				ms.dispatch(rd, d.buf[:d.n], d.from, now, rtcpPort)
 			}
 		}
+	}
+}
+
+// dispatch hands one datagram that arrived on the RTP port (or, with
+// rtcpPort, the RTCP port) to its stream; anything else is dropped.
+func (ms *mediaSocket) dispatch(rd *rtpReader, data []byte, from netip.AddrPort, now time.Time, rtcpPort bool) {
+	rtcpPkt := rtcpPort || isRTCP(data)
+	var ssrc uint32
+	switch {
+	case rtcpPkt && len(data) >= 8:
+		ssrc = binary.BigEndian.Uint32(data[4:8])
+	case !rtcpPkt && len(data) >= 12:
+		ssrc = binary.BigEndian.Uint32(data[8:12])
+	default:
+		return
+	}
+	s := ms.route(ssrc, from)
+	if s == nil {
+		return
+	}
+	if rtcpPkt {
+		s.onRTCP(data, from, now)
+	} else {
+		rd.onRTP(s, data, from, now)
 	}
 }
 
