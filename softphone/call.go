@@ -266,7 +266,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 		codecs = append(codecs, cd)
 	}
 	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
-		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv}
+		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv, ssrc: c.stream.ssrc, rtcpMux: c.stream.shared()}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
 	}

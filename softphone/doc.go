@@ -48,10 +48,21 @@
 //
 // All methods are safe for concurrent use. sipgo runs each incoming
 // request on a goroutine of its own; the phone's own goroutines are one
-// media loop that paces every call's sending and playout (one timer for all
-// calls), two readers per call (RTP, RTCP) and one registration refresher.
-// Audio sources and sinks are called from the media loop and must not
-// block.
+// media loop per core that paces its calls' sending and playout (one timer
+// for all of them), two readers per loop for the RTP port pair its calls
+// share, and one registration refresher. A call needs no goroutine of its
+// own, except one answering an offer that names no SSRC (a=ssrc), which
+// gets a port pair and two readers of its own so that its packets cannot
+// be mistaken for another call's. Audio sources and sinks are called from
+// the media loop and must not block.
+//
+// # Media ports
+//
+// Calls share their loop's RTP port: our SDP names our SSRC (RFC 5576) and
+// offers rtcp-mux (RFC 5761), and packets go to their call by the far
+// end's SSRC, or by the address its SDP named. Each tick's packets leave
+// with one sendmmsg, runs of packets to one address as one segmented send
+// (UDP GSO) where Linux allows; the readers use recvmmsg.
 //
 // # Errors
 //
@@ -66,8 +77,7 @@
 //
 // Moving a call's media to a new local address (a phone that changed
 // networks registers again from the new address, but calls in progress
-// keep the old one), a fleet-wide media engine with batched socket calls,
-// Opus at 48 kHz.
+// keep the old one), Opus at 48 kHz.
 //
 // # Opus
 //

@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -65,34 +65,85 @@ type Stats struct {
 
 // mediaEngine paces every stream of a phone: one loop per core (shard),
 // each with one timer for all its calls, rather than a goroutine and ticker
-// per stream.
+// per stream. Each shard owns one shared RTP port pair (mediaSocket) that
+// its streams advertise, read by one goroutine and written in batches by
+// the shard's loop.
 type mediaEngine struct {
 	p      *Phone
+	ip     string // the shared ports' address
 	shards []*mediaShard
 	mu     sync.Mutex // guards next
 	next   int        // round-robin shard for the next stream
 }
 
-// mediaShard is one pacing loop and its streams.
+// mediaShard is one pacing loop, its shared socket and its streams.
 type mediaShard struct {
 	mu sync.Mutex // guards streams
 	// streams in the order added; a stream is removed when its call ends.
 	streams []*stream
+
+	// sock is the shard's shared port pair, nil in an engine made without
+	// one; q batches the loop's sends to it.
+	sock *mediaSocket
+	q    *sendQueue
+	// The loop's scratch space, so a call holds no buffer between ticks:
+	// pcm and payload for the frame being sent, out for the frame played
+	// out, pkt and enc to marshal and encrypt a packet before it is queued
+	// or sent.
+	pcm, out []int16
+	payload  []byte
+	pkt, enc []byte
 }
 
-func newMediaEngine(p *Phone) (*mediaEngine, error) {
-	m := &mediaEngine{p: p}
+func newShard(sock *mediaSocket) *mediaShard {
+	sh := &mediaShard{sock: sock, pkt: make([]byte, recvSlot), enc: make([]byte, 0, recvSlot),
+		pcm: make([]int16, audio.FrameSamples), out: make([]int16, audio.FrameSamples),
+		payload: make([]byte, 0, maxPayload)}
+	if sock != nil {
+		sh.q = newSendQueue(sock.rtpB, gsoSupported(sock.rtp))
+	}
+	return sh
+}
+
+// newMediaEngine binds one shared port pair per shard on ip, the phone's
+// address when it opens.
+func newMediaEngine(p *Phone, ip string) (*mediaEngine, error) {
+	m := &mediaEngine{p: p, ip: ip}
 	for range max(runtime.GOMAXPROCS(0), 1) {
-		m.shards = append(m.shards, &mediaShard{})
+		sock, err := listenMediaSocket(ip)
+		if err != nil {
+			m.closeSockets()
+			return nil, err
+		}
+		m.shards = append(m.shards, newShard(sock))
 	}
 	return m, nil
 }
 
-func (m *mediaEngine) add(s *stream) {
+func (m *mediaEngine) closeSockets() {
+	for _, sh := range m.shards {
+		if sh.sock != nil {
+			sh.sock.close()
+		}
+	}
+}
+
+// pick returns the shard for the next stream, round-robin.
+func (m *mediaEngine) pick() *mediaShard {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	sh := m.shards[m.next%len(m.shards)]
 	m.next++
-	m.mu.Unlock()
+	return sh
+}
+
+func (m *mediaEngine) add(s *stream) {
+	// A stream on a shared socket belongs to that socket's shard, whose
+	// loop batches its sends.
+	sh := s.home
+	if sh == nil {
+		sh = m.pick()
+	}
 	// A BYE can end the call while the INVITE's goroutine is still
 	// starting its media: membership is decided under the stream's own
 	// lock, so a removed stream is never added back.
@@ -126,7 +177,8 @@ func (m *mediaEngine) remove(s *stream) {
 	sh.mu.Unlock()
 }
 
-// run runs the shards' loops until ctx ends and waits for them.
+// run runs the shards' loops until ctx ends, waits for them and closes
+// the shared sockets.
 func (m *mediaEngine) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, sh := range m.shards {
@@ -136,6 +188,7 @@ func (m *mediaEngine) run(ctx context.Context) {
 		wg.Go(func() { sh.run(ctx, offset) })
 	}
 	wg.Wait()
+	m.closeSockets()
 }
 
 // run ticks every 20 ms on a monotonic schedule until ctx ends. A frame
@@ -168,37 +221,58 @@ func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 			if k%32 == 0 && k > 0 {
 				now = time.Now()
 			}
-			s.tick(now, now.Sub(due) > 5*time.Millisecond)
+			s.tick(sh, now, now.Sub(due) > 5*time.Millisecond)
 		}
+		sh.flush()
 		clear(batch)
 		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*frameDur)), 0))
 	}
 }
 
-// jitterSlot holds one received audio packet.
-type jitterSlot struct {
-	valid   bool
-	seq     uint16
-	n       int
-	payload [320]byte
+// flush sends what the loop queued for the shared socket.
+func (sh *mediaShard) flush() {
+	if sh.q != nil {
+		sh.q.flush()
+	}
 }
 
-// stream is one call's RTP session: its sockets, codec state, jitter
+// maxPayload bounds a received audio payload (20 ms of Opus at the
+// bit rates we use, or 40 ms of G.711).
+const maxPayload = 320
+
+// jitterSlot describes one received audio packet; its payload is
+// stream.jbuf[slot*jslot:][:n].
+type jitterSlot struct {
+	valid bool
+	seq   uint16
+	n     uint16
+}
+
+// stream is one call's RTP session: its socket(s), codec state, jitter
 // buffer and statistics.
+//
+// A stream either shares its shard's mediaSocket (home and sock set: no
+// goroutine or socket of its own, sends batched by the shard's loop) or,
+// when a shared port cannot be told apart safely, has its own port pair
+// and two reader goroutines (rtpConn, rtcpConn).
 type stream struct {
 	call      *Call
 	shardMu   sync.Mutex  // guards shard and removed; taken before a shard's mu
 	shard     *mediaShard // set by mediaEngine.add
 	removed   bool        // mediaEngine.remove ran: a late add must not revive the stream
+	home      *mediaShard // the shard whose shared socket the stream uses
+	sock      *mediaSocket
+	key       sockKey // how sock finds the stream; guarded by sock.mu
 	rtpConn   *net.UDPConn
 	rtcpConn  *net.UDPConn
 	localPort int
-	wg        sync.WaitGroup // the two readers
+	wg        sync.WaitGroup // the two readers of a stream with its own ports
 
 	mu         sync.Mutex // guards everything below
 	remote     *net.UDPAddr
 	remoteRTCP *net.UDPAddr
 	latched    bool
+	mux        bool // RTCP on the RTP port (RFC 5761)
 	codec      codec
 	dtmfPT     int
 	dir        direction
@@ -211,10 +285,6 @@ type stream struct {
 	seq        uint16
 	ts         uint32
 	marker     bool
-	pcm        []int16
-	out        []int16
-	payload    []byte
-	pkt        []byte
 	dtmfQueue  []rune
 	dtmfDone   []chan struct{}
 	dtmfTick   int
@@ -223,6 +293,8 @@ type stream struct {
 
 	// receive side
 	slots       [jitterSlots]jitterSlot
+	jbuf        []byte // the slots' payloads, jslot bytes each, sized by the first packet
+	jslot       int
 	playing     bool
 	playSeq     uint16
 	idle        int
@@ -245,11 +317,11 @@ type stream struct {
 	ticks int
 
 	// SRTP: rtpOut encrypts RTP and RTCP on the engine's loop (under mu);
-	// rtpIn and rtcpIn belong to the two readers (a context is not safe for
-	// concurrent use). remoteKey is the far end's key they were made from.
+	// rtpIn and rtcpIn belong to the readers: one port's reader each (a
+	// context is not safe for concurrent use). remoteKey is the far end's
+	// key they were made from.
 	rtpOut, rtpIn, rtcpIn *srtp.Context
 	remoteKey             string
-	enc                   []byte
 
 	// Opus: the encoder belongs to the engine's loop, the decoder too
 	// (playout runs there); both under mu.
@@ -276,46 +348,43 @@ func (s *stream) setSRTP(local, remote sdesCrypto) error {
 	}
 	s.rtpOut, s.rtpIn, s.rtcpIn, s.remoteKey = out, in, in2, string(remote.key)
 	s.stats.SRTP = true
-	if s.enc == nil {
-		s.enc = make([]byte, 0, 1500)
-	}
 	return nil
 }
 
-// newStream binds an RTP/RTCP port pair on ip (even RTP port, RTCP the
-// next one, RFC 3550 section 11).
+// newStream makes a call's stream. It shares a shard's port pair when the
+// far end can be told apart there: always for a call we offer (our offer
+// names our SSRC and rtcp-mux; an answer that names no SSRC is found by
+// its address), and for an incoming offer that names its SSRC (RFC 5576).
+// An incoming offer without one gets a port pair of its own, as its
+// address may be shared with other calls (a media server's one port) or
+// rewritten by a NAT, and only a port of its own is then unambiguous.
 func newStream(c *Call, ip string) (*stream, error) {
-	var lastErr error
-	for range 50 {
-		rc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
-		if err != nil {
-			return nil, fmt.Errorf("softphone: rtp socket: %w", err)
-		}
-		port := rc.LocalAddr().(*net.UDPAddr).Port
-		if port%2 != 0 || port == 65535 {
-			rc.Close()
-			continue
-		}
-		cc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port + 1})
-		if err != nil {
-			rc.Close()
-			lastErr = err
-			continue
-		}
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		s := &stream{
-			call: c, rtpConn: rc, rtcpConn: cc, localPort: port, dtmfPT: -1, dir: sendrecv,
-			ssrc: binary.BigEndian.Uint32(b[0:4]), seq: binary.BigEndian.Uint16(b[4:6]),
-			ts: binary.BigEndian.Uint32(b[4:8]), marker: true,
-			pcm: make([]int16, audio.FrameSamples), out: make([]int16, audio.FrameSamples),
-			payload: make([]byte, 0, 320), pkt: make([]byte, 1500),
-			src: audio.Silence{}, sink: audio.Discard{},
-		}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s := &stream{
+		call: c, dtmfPT: -1, dir: sendrecv,
+		ssrc: binary.BigEndian.Uint32(b[0:4]), seq: binary.BigEndian.Uint16(b[4:6]),
+		ts: binary.BigEndian.Uint32(b[4:8]), marker: true,
+		src: audio.Silence{}, sink: audio.Discard{},
+	}
+	// A phone that moved to another address since it opened gives new
+	// calls ports of their own there: the shared ports stay on the old one.
+	if m := c.p.media; m != nil && m.ip == ip && (c.remoteMedia == nil || c.remoteMedia.ssrc != 0) {
+		s.home = m.pick()
+		s.sock = s.home.sock
+		s.localPort = s.sock.port
 		return s, nil
 	}
-	return nil, fmt.Errorf("softphone: no free RTP port pair: %v", lastErr)
+	rc, cc, port, err := listenPair(ip)
+	if err != nil {
+		return nil, err
+	}
+	s.rtpConn, s.rtcpConn, s.localPort = rc, cc, port
+	return s, nil
 }
+
+// shared reports whether the stream uses its shard's shared port pair.
+func (s *stream) shared() bool { return s.sock != nil }
 
 // configure applies a negotiation result.
 func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
@@ -324,6 +393,12 @@ func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
 	if !s.latched || rm.port == 0 {
 		s.remote = &net.UDPAddr{IP: net.ParseIP(rm.ip), Port: rm.port}
 		s.remoteRTCP = &net.UDPAddr{IP: net.ParseIP(rm.ip), Port: rm.rtcp}
+	}
+	if s.sock != nil {
+		s.sock.bind(s, rm)
+		// Both ends said rtcp-mux: RTCP shares the RTP port. A stream of
+		// its own never offers or accepts it.
+		s.mux = rm.rtcpMux
 	}
 	s.codec, s.dtmfPT, s.dir = cd, rm.dtmfPT, dir
 	s.stats.Codec = cd.name
@@ -350,7 +425,8 @@ func (s *stream) setIO(src audio.Source, sink audio.Sink) {
 	s.mu.Unlock()
 }
 
-// start begins the readers; the engine's tick does the rest.
+// start joins the engine's pacing (and, for a stream with ports of its
+// own, begins their readers); the engine's tick does the rest.
 func (s *stream) start(m *mediaEngine) {
 	s.mu.Lock()
 	if s.running {
@@ -360,22 +436,32 @@ func (s *stream) start(m *mediaEngine) {
 	s.running = true
 	// Add under the lock that close takes before it waits: a BYE may end
 	// the call while the answer is starting its media.
-	s.wg.Add(2)
+	if s.sock == nil {
+		s.wg.Add(2)
+	}
 	s.mu.Unlock()
-	go s.readRTP()
-	go s.readRTCP()
+	if s.sock == nil {
+		go s.readRTP()
+		go s.readRTCP()
+	}
 	m.add(s)
 }
 
-// close stops the stream and waits for its readers.
+// close stops the stream and waits for its readers. After it returns the
+// shared socket's reader no longer finds the stream (a packet it was
+// delivering as close began may still complete).
 func (s *stream) close(m *mediaEngine) {
 	s.mu.Lock()
 	s.running = true // a start racing this close starts nothing
 	s.mu.Unlock()
 	m.remove(s)
-	s.rtpConn.Close()
-	s.rtcpConn.Close()
-	s.wg.Wait()
+	if s.sock != nil {
+		s.sock.unbind(s)
+	} else {
+		s.rtpConn.Close()
+		s.rtcpConn.Close()
+		s.wg.Wait()
+	}
 	s.mu.Lock()
 	for _, ch := range s.dtmfDone {
 		close(ch)
@@ -389,8 +475,9 @@ func (s *stream) close(m *mediaEngine) {
 	s.mu.Unlock()
 }
 
-// tick sends one frame and plays one out. It runs on the engine's loop.
-func (s *stream) tick(now time.Time, late bool) {
+// tick sends one frame and plays one out. It runs on the engine's loop,
+// sh, whose scratch space and send queue it uses.
+func (s *stream) tick(sh *mediaShard, now time.Time, late bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ticks++
@@ -398,71 +485,86 @@ func (s *stream) tick(now time.Time, late bool) {
 		s.stats.SendLate++
 	}
 	if s.remote != nil && s.remote.Port != 0 && s.dir.sends() {
-		s.sendFrame()
+		s.sendFrame(sh)
 	}
 	if s.tsStep == 0 {
 		s.tsStep = audio.FrameSamples
 	}
 	s.ts += s.tsStep
-	s.playout()
+	s.playout(sh)
 	// First report after a second, to get RTT early in short calls; then at
 	// the RFC 3550 minimum interval.
 	first := int(rtcpFirst / frameDur)
-	if (s.ticks == first || s.ticks > first && (s.ticks-first)%int(rtcpInterval/frameDur) == 0) && s.remoteRTCP != nil && s.remoteRTCP.Port != 0 {
+	if s.ticks == first || s.ticks > first && (s.ticks-first)%int(rtcpInterval/frameDur) == 0 {
 		s.sendRTCP(now)
 	}
 }
 
-func (s *stream) sendFrame() {
+func (s *stream) sendFrame(sh *mediaShard) {
 	if len(s.dtmfQueue) > 0 && s.dtmfPT >= 0 {
-		s.sendDTMF()
+		s.sendDTMF(sh)
 		return
 	}
 	if s.muted || s.srcDone {
-		clear(s.pcm)
-	} else if err := s.src.ReadFrame(s.pcm); err != nil {
+		clear(sh.pcm)
+	} else if err := s.src.ReadFrame(sh.pcm); err != nil {
 		if !errors.Is(err, io.EOF) {
 			s.call.p.log.Warn("audio source failed", logCallID, s.call.id, "err", err)
 		}
 		s.srcDone = true
-		clear(s.pcm)
+		clear(sh.pcm)
 	}
 	switch s.codec.name {
 	case "PCMA":
-		s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+		sh.payload = g711.EncodeALaw(sh.payload[:0], sh.pcm)
 	case "opus":
 		if s.opusEnc == nil {
 			return
 		}
-		n, err := s.opusEnc.Encode(s.pcm, s.payload[:cap(s.payload)])
+		n, err := s.opusEnc.Encode(sh.pcm, sh.payload[:cap(sh.payload)])
 		if err != nil {
 			return
 		}
-		s.payload = s.payload[:n]
+		sh.payload = sh.payload[:n]
 	default:
-		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
+		sh.payload = g711.EncodeULaw(sh.payload[:0], sh.pcm)
 	}
-	s.writeRTP(s.codec.pt, s.ts, s.payload)
+	s.writeRTP(sh, s.codec.pt, s.ts, sh.payload)
 }
 
-func (s *stream) writeRTP(pt uint8, ts uint32, payload []byte) {
+// writeRTP marshals (and encrypts) one packet in sh's scratch space and
+// queues it on the shared socket's batch, or sends it from the stream's
+// own port.
+func (s *stream) writeRTP(sh *mediaShard, pt uint8, ts uint32, payload []byte) {
 	p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: s.marker, PayloadType: pt,
 		SequenceNumber: s.seq, Timestamp: ts, SSRC: s.ssrc}, Payload: payload}
-	n, err := p.MarshalTo(s.pkt)
+	n, err := p.MarshalTo(sh.pkt)
 	if err != nil {
 		return
 	}
 	s.marker = false
 	s.seq++
-	b := s.pkt[:n]
+	b := sh.pkt[:n]
 	if s.rtpOut != nil {
-		if b, err = s.rtpOut.EncryptRTP(s.enc[:0], b, nil); err != nil {
+		if b, err = s.rtpOut.EncryptRTP(sh.enc[:0], b, nil); err != nil {
 			return
 		}
 	}
-	if _, err := s.rtpConn.WriteToUDP(b, s.remote); err == nil {
+	if s.sock != nil && sh.q != nil && sh.sock == s.sock && sh.q.add(b, s.remote) {
+		s.stats.PacketsSent++
+		return
+	}
+	if _, err := s.rtpPort().WriteToUDP(b, s.remote); err == nil {
 		s.stats.PacketsSent++
 	}
+}
+
+// rtpPort is the socket the stream's RTP leaves from.
+func (s *stream) rtpPort() *net.UDPConn {
+	if s.sock != nil {
+		return s.sock.rtp
+	}
+	return s.rtpConn
 }
 
 // dtmfCode maps a digit to its RFC 4733 event code.
@@ -499,7 +601,7 @@ func dtmfDigit(code uint8) rune {
 // sendDTMF sends the current digit as telephone-event packets (RFC 4733
 // section 2.5): one per frame with growing duration, the end packet three
 // times, then a pause.
-func (s *stream) sendDTMF() {
+func (s *stream) sendDTMF(sh *mediaShard) {
 	code, _ := dtmfCode(s.dtmfQueue[0])
 	if s.dtmfTick == 0 {
 		s.dtmfTS = s.ts
@@ -515,19 +617,19 @@ func (s *stream) sendDTMF() {
 			reps = 3
 		}
 		for range reps {
-			s.payload = append(s.payload[:0], code, 10, byte(dur>>8), byte(dur))
+			sh.payload = append(sh.payload[:0], code, 10, byte(dur>>8), byte(dur))
 			if end {
-				s.payload[1] |= 0x80
+				sh.payload[1] |= 0x80
 			}
-			s.writeRTP(uint8(s.dtmfPT), s.dtmfTS, s.payload)
+			s.writeRTP(sh, uint8(s.dtmfPT), s.dtmfTS, sh.payload)
 		}
 	case s.dtmfTick < dtmfFrames+dtmfGapFrames:
-		clear(s.pcm)
-		s.payload = g711.EncodeULaw(s.payload[:0], s.pcm)
+		clear(sh.pcm)
+		sh.payload = g711.EncodeULaw(sh.payload[:0], sh.pcm)
 		if s.codec.name == "PCMA" {
-			s.payload = g711.EncodeALaw(s.payload[:0], s.pcm)
+			sh.payload = g711.EncodeALaw(sh.payload[:0], sh.pcm)
 		}
-		s.writeRTP(s.codec.pt, s.ts, s.payload)
+		s.writeRTP(sh, s.codec.pt, s.ts, sh.payload)
 	default:
 		s.dtmfQueue = s.dtmfQueue[1:]
 		s.dtmfTick = 0
@@ -542,7 +644,7 @@ func (s *stream) sendDTMF() {
 }
 
 // playout takes one frame from the jitter buffer to the sink.
-func (s *stream) playout() {
+func (s *stream) playout(sh *mediaShard) {
 	if !s.playing {
 		if s.buffered < jitterStart {
 			return
@@ -560,18 +662,18 @@ func (s *stream) playout() {
 	}
 	sl := &s.slots[s.playSeq%jitterSlots]
 	if sl.valid && sl.seq == s.playSeq {
-		out := s.out
+		out := sh.out
 		switch {
 		case s.codec.name == "PCMA":
-			out = g711.DecodeALaw(out, sl.payload[:sl.n])
+			out = g711.DecodeALaw(out, s.slotPayload(sl))
 		case s.codec.name == "opus" && s.opusDec != nil:
-			n, err := s.opusDec.Decode(sl.payload[:sl.n], s.out)
+			n, err := s.opusDec.Decode(s.slotPayload(sl), sh.out)
 			if err != nil {
 				n = 0
 			}
-			out = s.out[:n]
+			out = sh.out[:n]
 		default:
-			out = g711.DecodeULaw(out, sl.payload[:sl.n])
+			out = g711.DecodeULaw(out, s.slotPayload(sl))
 		}
 		sl.valid = false
 		s.buffered--
@@ -587,51 +689,52 @@ func (s *stream) playout() {
 			return
 		}
 		s.stats.Concealed++
-		clear(s.out)
-		_ = s.sink.WriteFrame(s.out)
+		clear(sh.out)
+		_ = s.sink.WriteFrame(sh.out)
 	}
 	s.playSeq++
 }
 
+// readRTP serves a stream's own RTP port.
 func (s *stream) readRTP() {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	dec := make([]byte, 0, 1500)
-	var p rtp.Packet
+	buf := make([]byte, recvSlot)
+	rd := &rtpReader{dec: make([]byte, 0, recvSlot)}
 	for {
-		n, from, err := s.rtpConn.ReadFromUDP(buf)
+		n, from, err := s.rtpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		data := buf[:n]
-		s.mu.Lock()
-		in := s.rtpIn
-		s.mu.Unlock()
-		if in != nil {
-			if data, err = in.DecryptRTP(dec[:0], data, nil); err != nil {
-				s.mu.Lock()
-				s.stats.DecryptFailures++
-				s.mu.Unlock()
-				continue
-			}
-		}
-		if err := p.Unmarshal(data); err != nil || p.Version != 2 {
-			continue
-		}
-		s.receive(&p, from, time.Now())
+		rd.onRTP(s, buf[:n], unmapped(from), time.Now())
 	}
 }
 
+// unmapped is ap with an IPv4-mapped IPv6 address as plain IPv4, so one
+// sender always compares equal to itself.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// sameAddr reports whether a (from SDP or an earlier packet) is b.
+func sameAddr(a *net.UDPAddr, b netip.AddrPort) bool {
+	return a != nil && unmapped(a.AddrPort()) == b
+}
+
 func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
+	s.receiveFrom(p, unmapped(from.AddrPort()), now)
+}
+
+func (s *stream) receiveFrom(p *rtp.Packet, from netip.AddrPort, now time.Time) {
 	var dtmf rune
 	s.mu.Lock()
 	// Symmetric RTP (RFC 4961), comedia-style: send to where the far end
-	// sends from, which a NAT may have changed.
-	if s.remote == nil || !from.IP.Equal(s.remote.IP) || from.Port != s.remote.Port {
-		s.remote = from
+	// sends from, which a NAT may have changed. The address is made only
+	// when it changes.
+	if !sameAddr(s.remote, from) {
+		s.remote = net.UDPAddrFromAddrPort(from)
 	}
 	s.latched = true
 	s.remoteSSRC = p.SSRC
@@ -648,7 +751,7 @@ func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
 		}
 		return
 	}
-	if p.PayloadType != s.codec.pt || len(p.Payload) > 320 {
+	if p.PayloadType != s.codec.pt || len(p.Payload) > maxPayload {
 		s.mu.Unlock()
 		return
 	}
@@ -684,8 +787,35 @@ func (s *stream) receive(p *rtp.Packet, from *net.UDPAddr, now time.Time) {
 	if !sl.valid {
 		s.buffered++
 	}
-	sl.valid, sl.seq, sl.n = true, p.SequenceNumber, copy(sl.payload[:], p.Payload)
+	if len(p.Payload) > s.jslot {
+		s.growJitter(len(p.Payload))
+	}
+	i := int(p.SequenceNumber % jitterSlots)
+	sl.valid, sl.seq, sl.n = true, p.SequenceNumber, uint16(copy(s.jbuf[i*s.jslot:(i+1)*s.jslot], p.Payload))
 	s.mu.Unlock()
+}
+
+// slotPayload is the payload buffered in sl, one of s.slots.
+func (s *stream) slotPayload(sl *jitterSlot) []byte {
+	i := int(sl.seq % jitterSlots)
+	return s.jbuf[i*s.jslot:][:sl.n]
+}
+
+// growJitter makes the slots hold n-byte payloads, keeping what they
+// hold. The first packet sizes them (160 bytes for G.711's 20 ms); a
+// larger one later (Opus varies) grows them once to maxPayload.
+func (s *stream) growJitter(n int) {
+	size := maxPayload
+	if s.jbuf == nil {
+		size = n
+	}
+	buf := make([]byte, jitterSlots*size)
+	for i := range s.slots {
+		if sl := &s.slots[i]; sl.valid {
+			copy(buf[i*size:], s.jbuf[i*s.jslot:][:sl.n])
+		}
+	}
+	s.jbuf, s.jslot = buf, size
 }
 
 // updateSeq keeps the extended highest sequence number (RFC 3550 A.1,
@@ -719,6 +849,16 @@ func (s *stream) lostLocked() int64 {
 // sendRTCP sends a sender report (or a receiver report while not
 // sending) with one report block about the far end's stream.
 func (s *stream) sendRTCP(now time.Time) {
+	to, conn := s.remoteRTCP, s.rtcpConn
+	switch {
+	case s.mux:
+		to, conn = s.remote, s.sock.rtp
+	case s.sock != nil:
+		conn = s.sock.rtcp
+	}
+	if to == nil || to.Port == 0 {
+		return
+	}
 	var blocks []rtcp.ReceptionReport
 	if s.haveSeq {
 		expected := uint64(s.maxSeq-s.baseSeq) + 1
@@ -753,7 +893,8 @@ func (s *stream) sendRTCP(now time.Time) {
 			return
 		}
 	}
-	_, _ = s.rtcpConn.WriteToUDP(b, s.remoteRTCP)
+	// Reports are rare (one per stream every 5 s): sent on their own.
+	_, _ = conn.WriteToUDP(b, to)
 }
 
 func ntpTime(t time.Time) uint64 {
@@ -763,60 +904,68 @@ func ntpTime(t time.Time) uint64 {
 	return sec<<32 | frac
 }
 
+// readRTCP serves a stream's own RTCP port.
 func (s *stream) readRTCP() {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
+	buf := make([]byte, recvSlot)
 	for {
-		n, from, err := s.rtcpConn.ReadFromUDP(buf)
+		n, from, err := s.rtcpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		data := buf[:n]
-		s.mu.Lock()
-		in := s.rtcpIn
-		s.mu.Unlock()
-		if in != nil {
-			if data, err = in.DecryptRTCP(nil, data, nil); err != nil {
+		s.onRTCP(buf[:n], unmapped(from), time.Now())
+	}
+}
+
+// onRTCP takes one (S)RTCP compound packet from the far end: RTT, and
+// what it says about our stream.
+func (s *stream) onRTCP(data []byte, from netip.AddrPort, now time.Time) {
+	s.mu.Lock()
+	in := s.rtcpIn
+	s.mu.Unlock()
+	if in != nil {
+		var err error
+		if data, err = in.DecryptRTCP(nil, data, nil); err != nil {
+			return
+		}
+	}
+	pkts, err := rtcp.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.mux && !sameAddr(s.remoteRTCP, from) {
+		s.remoteRTCP = net.UDPAddrFromAddrPort(from)
+	}
+	for _, p := range pkts {
+		var reports []rtcp.ReceptionReport
+		switch p := p.(type) {
+		case *rtcp.SenderReport:
+			s.lastSR = uint32(p.NTPTime >> 16)
+			s.lastSRAt = now
+			reports = p.Reports
+		case *rtcp.ReceiverReport:
+			reports = p.Reports
+		}
+		for _, r := range reports {
+			if r.SSRC != s.ssrc {
 				continue
 			}
-		}
-		pkts, err := rtcp.Unmarshal(data)
-		if err != nil {
-			continue
-		}
-		now := time.Now()
-		s.mu.Lock()
-		s.remoteRTCP = from
-		for _, p := range pkts {
-			var reports []rtcp.ReceptionReport
-			switch p := p.(type) {
-			case *rtcp.SenderReport:
-				s.lastSR = uint32(p.NTPTime >> 16)
-				s.lastSRAt = now
-				reports = p.Reports
-			case *rtcp.ReceiverReport:
-				reports = p.Reports
-			}
-			for _, r := range reports {
-				if r.SSRC != s.ssrc {
-					continue
-				}
-				s.stats.RemoteLost = int64(r.TotalLost)
-				s.stats.RemoteFractionLost = float64(r.FractionLost) / 256
-				s.stats.RemoteJitter = time.Duration(float64(r.Jitter) / float64(max(s.codec.rate, 1)) * float64(time.Second))
-				if r.LastSenderReport != 0 {
-					nowNTP := uint32(ntpTime(now) >> 16)
-					rtt := int64(nowNTP) - int64(r.LastSenderReport) - int64(r.Delay)
-					if rtt >= 0 {
-						s.stats.RTT = time.Duration(rtt * int64(time.Second) / 65536)
-					}
+			s.stats.RemoteLost = int64(r.TotalLost)
+			s.stats.RemoteFractionLost = float64(r.FractionLost) / 256
+			s.stats.RemoteJitter = time.Duration(float64(r.Jitter) / float64(max(s.codec.rate, 1)) * float64(time.Second))
+			if r.LastSenderReport != 0 {
+				nowNTP := uint32(ntpTime(now) >> 16)
+				rtt := int64(nowNTP) - int64(r.LastSenderReport) - int64(r.Delay)
+				if rtt >= 0 {
+					s.stats.RTT = time.Duration(rtt * int64(time.Second) / 65536)
 				}
 			}
 		}
-		s.mu.Unlock()
 	}
 }
 

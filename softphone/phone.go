@@ -261,6 +261,18 @@ func (p *Phone) open(ctx context.Context) error {
 			return fmt.Errorf("softphone: local address toward %s: %w", p.cfg.Registrar, err)
 		}
 	}
+	// The media engine (and its shared RTP ports) exists before any SIP
+	// request can arrive and make a call that uses it.
+	media, err := newMediaEngine(p, ip)
+	if err != nil {
+		return err
+	}
+	p.media = media
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.media.run(p.ctx)
+	}()
 	tlsCfg := p.cfg.TLS
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -291,16 +303,6 @@ func (p *Phone) open(ctx context.Context) error {
 		return err
 	}
 	p.flow.Store(f)
-	media, err := newMediaEngine(p)
-	if err != nil {
-		return err
-	}
-	p.media = media
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.media.run(p.ctx)
-	}()
 	return nil
 }
 

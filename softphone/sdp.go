@@ -94,6 +94,11 @@ type remoteMedia struct {
 	version uint64
 	savp    bool // RTP/SAVP: SRTP
 	cryptos []sdesCrypto
+	// ssrc is the first SSRC the far end names (a=ssrc, RFC 5576), 0 when
+	// none; rtcpMux is true when it offers or accepts RTCP on the RTP
+	// port (a=rtcp-mux, RFC 5761).
+	ssrc    uint32
+	rtcpMux bool
 }
 
 // parseSDP reads the first audio stream of a session description. Port 0
@@ -137,6 +142,13 @@ func parseSDP(b []byte) (*remoteMedia, error) {
 				if c, ok := parseCrypto(a.Value); ok {
 					rm.cryptos = append(rm.cryptos, c)
 				}
+			case a.Key == "ssrc":
+				id, _, _ := strings.Cut(a.Value, " ")
+				if n, err := strconv.ParseUint(id, 10, 32); err == nil && n != 0 && rm.ssrc == 0 {
+					rm.ssrc = uint32(n)
+				}
+			case a.Key == "rtcp-mux":
+				rm.rtcpMux = true
 			case a.Key == "rtcp":
 				if n, err := strconv.Atoi(strings.Fields(a.Value + " ")[0]); err == nil && n > 0 && n < 65536 {
 					rm.rtcp = n
@@ -234,6 +246,11 @@ type localMedia struct {
 	dtmfPT    int // -1: none
 	dir       direction
 	crypto    *sdesCrypto // non-nil: RTP/SAVP with this key
+	// ssrc, when not 0, is announced (a=ssrc with a CNAME, RFC 5576) so a
+	// far end sharing one port among calls can find our stream; rtcpMux
+	// offers (or, in an answer, accepts) RTCP on the RTP port (RFC 5761).
+	ssrc    uint32
+	rtcpMux bool
 }
 
 // marshal writes the description: one audio stream, RTP/AVP.
@@ -255,6 +272,13 @@ func (l localMedia) marshal() []byte {
 			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", l.dtmfPT)))
 	}
 	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(string(l.dir)))
+	if l.rtcpMux {
+		attrs = append(attrs, sdp.NewPropertyAttribute("rtcp-mux"))
+	}
+	if l.ssrc != 0 {
+		// RFC 7022: a CNAME of no meaning beyond this session.
+		attrs = append(attrs, sdp.NewAttribute("ssrc", fmt.Sprintf("%d cname:%x@opencsf", l.ssrc, l.sessionID)))
+	}
 	protos := []string{"RTP", "AVP"}
 	if l.crypto != nil {
 		protos = []string{"RTP", "SAVP"}

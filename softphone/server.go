@@ -162,7 +162,8 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
-		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv)}
+		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv),
+		ssrc: c.stream.ssrc, rtcpMux: c.stream.shared() && rm.rtcpMux}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT, rm.dtmfPT = -1, -1
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,11 +39,19 @@ func main() {
 	par := flag.Int("parallel", 32, "registrations and call set-ups in flight at once")
 	withSipp := flag.Bool("sipp", false, "also measure SIPp carrying the same calls")
 	nPhones := flag.Int("phones", 2, "phones (SIP sockets, media loops) the lines are spread over; 0 means one per line")
+	flag.StringVar(&heapProfile, "heapprofile", "", "write a heap profile here while the calls are up")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured call period here")
+	flag.DurationVar(&settle, "settle", time.Second, "wait this long after the last call set-up before measuring (SIP transactions linger 32 s for their timers)")
 	flag.Parse()
 	if err := run(*lines, *calls, *dur, *par, *nPhones, *withSipp); err != nil {
 		log.Fatal(err)
 	}
 }
+
+var (
+	heapProfile, cpuProfile string
+	settle                  time.Duration
+)
 
 func cpu() time.Duration {
 	var ru syscall.Rusage
@@ -130,7 +139,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 			for {
 				for _, c := range callee.Calls() {
 					if c.Direction() == softphone.Incoming && c.State() == softphone.CallIncoming {
-						if c.Answer(ctx, &softphone.CallOptions{Source: &audio.Tone{Frequency: 1000}}) == nil {
+						if c.Answer(ctx, &softphone.CallOptions{Source: newLoopFrame(1000)}) == nil {
 							answered <- struct{}{}
 						}
 					}
@@ -145,7 +154,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	}
 	err = forEach(calls, par, func(i int) error {
 		start := time.Now()
-		c, err := phoneOf(2*i).Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: &audio.Tone{Frequency: 440}, Line: users[2*i].Name})
+		c, err := phoneOf(2*i).Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: newLoopFrame(400), Line: users[2*i].Name})
 		if err != nil {
 			return err
 		}
@@ -167,30 +176,85 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	fmt.Printf("call set-up (INVITE to first RTP received) with %d in flight: median %v, p99 %v\n",
 		par, setups[len(setups)/2].Round(time.Microsecond), setups[len(setups)*99/100].Round(time.Microsecond))
 
-	time.Sleep(time.Second) // settle
+	time.Sleep(settle)
 	hc := heap()
+	if heapProfile != "" {
+		f, err := os.Create(heapProfile)
+		if err != nil {
+			return err
+		}
+		err = pprof.WriteHeapProfile(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
 	before := totals(phones)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	c1, t1 := cpu(), time.Now()
 	time.Sleep(dur)
 	used, elapsed = cpu()-c1, time.Since(t1)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	after := totals(phones)
 	sent, recv := after.sent-before.sent, after.recv-before.recv
 	fmt.Printf("calls: %d concurrent for %v: %d RTP packets sent, %d received (%.0f/s)\n",
 		calls, elapsed.Round(time.Millisecond), sent, recv, float64(sent+recv)/elapsed.Seconds())
-	fmt.Printf("  CPU %.1f%% of one core; %.2f µs CPU per RTP packet (sent + received)\n",
-		100*used.Seconds()/elapsed.Seconds(), float64(used.Nanoseconds())/1000/float64(sent+recv))
+	ours := float64(used.Nanoseconds()) / 1000 / float64(sent+recv)
+	fmt.Printf("  CPU %.1f%% of one core; %.2f µs CPU per RTP packet (sent + received); %d goroutines in all\n",
+		100*used.Seconds()/elapsed.Seconds(), ours, runtime.NumGoroutine())
+	// diago's figure is from FIELD-NOTES (1,000 calls through kamailio on
+	// this kind of machine), not measured in this run.
+	fmt.Printf("  ratio to diago's 7.5–8.8 µs (FIELD-NOTES, not this run): %.2f–%.2f\n", ours/8.8, ours/7.5)
 	fmt.Printf("  sent late (>5 ms): %.3f%%; lost: %.3f%%; concealed: %.3f%%\n",
 		pct(after.late-before.late, sent), pct(uint64(max(after.lost-before.lost, 0)), recv), pct(after.concealed-before.concealed, recv))
-	fmt.Printf("  memory per active call: %.1f KiB beyond two idle lines\n", float64(int64(hc)-int64(h1))/1024/float64(calls))
+	perCall := float64(int64(hc)-int64(h1)) / 1024 / float64(calls)
+	fmt.Printf("  memory per active call, %v after set-up: %.1f KiB beyond two idle lines (both ends in this process: %.1f KiB per end)\n", settle, perCall, perCall/2)
 
+	// Calls that ended on their own are not in the figures above: say so.
+	ended := map[string]int{}
+	for _, c := range active {
+		if c != nil && c.State() == softphone.CallEnded {
+			ended[fmt.Sprint(c.Err())]++
+		}
+	}
+	for why, n := range ended {
+		fmt.Printf("  WARNING: %d calls ended before hang-up: %s\n", n, why)
+	}
 	for _, c := range active {
 		if c != nil {
 			_ = c.Hangup(ctx)
 		}
 	}
 	if withSipp {
-		return sippCalls(ctx, calls, float64(used.Nanoseconds())/1000/float64(sent+recv))
+		return sippCalls(ctx, calls, ours)
 	}
+	return nil
+}
+
+// loopFrame is a tone whose period divides a 20 ms frame (400 Hz, 1 kHz
+// at 8 kHz), computed once and repeated: a continuous tone at the cost of
+// a copy, as SIPp replays a recording rather than synthesising.
+type loopFrame []int16
+
+func newLoopFrame(hz float64) loopFrame {
+	f := make(loopFrame, audio.FrameSamples)
+	_ = (&audio.Tone{Frequency: hz}).ReadFrame(f)
+	return f
+}
+
+func (l loopFrame) ReadFrame(f []int16) error {
+	copy(f, l)
 	return nil
 }
 
@@ -303,7 +367,11 @@ wait:
 	uasCPU := procCPU(uas.PID()) - uasBefore
 	pk := float64(pcapPackets * calls)
 	fmt.Printf("sipp, same run: %d calls of %d RTP packets in %v\n", calls, pcapPackets, elapsed.Round(time.Millisecond))
-	fmt.Printf("  sipp uac_pcap: %.2f µs CPU per RTP packet sent\n", float64(uacCPU.Nanoseconds())/1000/pk)
+	uacPer := float64(uacCPU.Nanoseconds()) / 1000 / pk
+	fmt.Printf("  sipp uac_pcap: %.2f µs CPU per RTP packet sent\n", uacPer)
+	if uacPer > 0 {
+		fmt.Printf("  ratio ours / sipp uac_pcap: %.2f\n", ours/uacPer)
+	}
 	uasPer := float64(uasCPU.Nanoseconds()) / 1000 / (2 * pk)
 	fmt.Printf("  sipp uas -rtp_echo: %.2f µs CPU per RTP packet (received + sent)\n", uasPer)
 	if uasPer > 0 {
