@@ -39,6 +39,9 @@ type Phone struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // socket serving and media: end when sockets close
 	work   sync.WaitGroup // goroutines that send requests: end before the SIP stack closes
+	// handlers counts sipgo's calls into our request handlers: they answer
+	// through the SIP stack, so they end before it closes.
+	handlers sync.WaitGroup
 
 	ua    *sipgo.UserAgent
 	srv   *sipgo.Server
@@ -470,6 +473,7 @@ func (p *Phone) Close() error {
 	// only then may the SIP stack close, or sipgo would open a fresh socket
 	// for a retransmission.
 	p.work.Wait()
+	p.handlers.Wait()
 	if f := p.flow.Load(); f != nil && f.udp != nil {
 		f.udp.Close()
 	}

@@ -14,24 +14,44 @@ import (
 // handle installs the request handlers. sipgo calls each on a goroutine of
 // its own per request; they find the call by Call-ID under p.mu.
 func (p *Phone) handle() {
-	p.srv.OnInvite(p.onInvite)
+	p.srv.OnInvite(p.tracked(p.onInvite))
 	p.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 	p.srv.OnCancel(func(*sip.Request, sip.ServerTransaction) {}) // the transaction layer answers CANCEL and the INVITE
-	p.srv.OnBye(p.onBye)
-	p.srv.OnInfo(p.onInfo)
-	p.srv.OnRefer(p.onRefer)
-	p.srv.OnUpdate(p.onUpdate)
-	p.srv.OnNotify(p.onNotify)
-	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+	p.srv.OnBye(p.tracked(p.onBye))
+	p.srv.OnInfo(p.tracked(p.onInfo))
+	p.srv.OnRefer(p.tracked(p.onRefer))
+	p.srv.OnUpdate(p.tracked(p.onUpdate))
+	p.srv.OnNotify(p.tracked(p.onNotify))
+	p.srv.OnOptions(p.tracked(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		respond(tx, res)
-	})
-	p.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+	}))
+	p.srv.OnNoRoute(p.tracked(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		respond(tx, res)
-	})
+	}))
+}
+
+// tracked lets Close wait for a handler before it closes the SIP stack. A
+// handler answering after that (an INVITE still ringing when the phone
+// closes answers it) would find its socket gone, and sipgo would open a
+// fresh one for the response and leave its reader running. Requests that
+// arrive once the phone is closing go unanswered; their transactions end
+// with the stack.
+func (p *Phone) tracked(h func(*sip.Request, sip.ServerTransaction)) func(*sip.Request, sip.ServerTransaction) {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		p.handlers.Add(1)
+		p.mu.Unlock()
+		defer p.handlers.Done()
+		h(req, tx)
+	}
 }
 
 func respond(tx sip.ServerTransaction, res *sip.Response) {
