@@ -37,6 +37,8 @@ type Client struct {
 
 	wake chan struct{} // tells the writer the outbox has work (capacity 1)
 
+	addrs addrCache // recent recipients of Send, normalized
+
 	mu         sync.Mutex // guards the fields below
 	started    bool
 	closed     bool
