@@ -30,6 +30,9 @@ type Client struct {
 	policy    backoff.Policy
 	// lookupSRV replaces the resolver in tests; nil means Config.Resolver.
 	lookupSRV func(ctx context.Context, service, proto, name string) (string, []*net.SRV, error)
+	// offered, in tests, rewrites the SASL mechanisms the server offered
+	// (as a man in the middle would).
+	offered func([]string) []string
 
 	life   context.Context // lifetime context, cancelled by Close
 	cancel context.CancelFunc
@@ -251,7 +254,7 @@ func (c *Client) established(s *session) error {
 			c.catchUp(s)
 		}()
 	}
-	csf.Publish(c.cfg.Events, Connected{JID: neg.jid.String(), Server: s.server, Resumed: neg.resumed})
+	csf.Publish(c.cfg.Events, Connected{JID: neg.jid.String(), Server: s.server, Resumed: neg.resumed, Mechanism: neg.mech})
 	return nil
 }
 
