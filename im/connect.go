@@ -134,8 +134,10 @@ type negotiated struct {
 }
 
 // session is one live connection.
+//
+// mellium's Session is not kept past negotiation: its encoder and decoder
+// state (over 4 KiB) would stay with every idle session unused.
 type session struct {
-	xs     *xmpp.Session
 	conn   *byteConn // what we read from and write to: the TLS connection
 	raw    *limitConn
 	neg    *negotiated
@@ -207,7 +209,8 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 	if !ep.directTLS {
 		features = append([]xmpp.StreamFeature{c.startTLSFeature(tlsCfg, neg)}, features...)
 	}
-	xs, err := xmpp.NewSession(ctx, c.bare.Domain(), c.origin, rw, state,
+	// NewSession negotiates the stream; its Session is not kept (see session).
+	_, err = xmpp.NewSession(ctx, c.bare.Domain(), c.origin, rw, state,
 		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 			return xmpp.StreamConfig{Features: features}
 		}))
@@ -226,7 +229,7 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 		tcp.Close()
 		return nil, fmt.Errorf("im: negotiate with %s: no TLS", ep.addr)
 	}
-	return &session{xs: xs, conn: neg.conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
+	return &session{conn: neg.conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
 }
 
 // startTLSFeature is STARTTLS (RFC 6120 section 5) with an explicit

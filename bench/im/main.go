@@ -198,8 +198,30 @@ func benchSlixmpp(ctx context.Context, p *lab.ProsodyServer, n, m int, script st
 	return r, json.Unmarshal([]byte(lines[len(lines)-1]), &r)
 }
 
-// idleMemory starts k sessions and reports heap and stack per session.
-func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k int) (heap, stack float64, err error) {
+// idleMemory starts k sessions of k accounts (a test fleet's clients
+// are distinct users) on a prosody of its own and reports heap and stack
+// per session. The accounts are copies of carol's (a SCRAM account file
+// does not depend on the user name).
+func idleMemory(ctx context.Context, dir string, trust func(*lab.ProsodyServer) *csf.Trust, k int) (heap, stack float64, err error) {
+	p, err := lab.StartProsody(ctx, lab.ProsodyOptions{Dir: dir})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Close()
+	adir := filepath.Join(p.Dir, "data", "example%2etest", "accounts")
+	carol, err := os.ReadFile(filepath.Join(adir, "carol.dat"))
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range k {
+		if err := os.WriteFile(filepath.Join(adir, fmt.Sprintf("idle%d.dat", i)), carol, 0o600); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := p.Restart(ctx); err != nil {
+		return 0, 0, err
+	}
+	tr := trust(p)
 	var before, after runtime.MemStats
 	fw := csf.New(csf.Config{})
 	defer fw.Close()
@@ -212,8 +234,8 @@ func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k i
 		}
 	}()
 	for i := range k {
-		c, err := im.New(im.Config{JID: "carol@" + lab.Domain, Password: "secret3", Server: p.Addr, Trust: trust,
-			Resource: fmt.Sprintf("idle%d", i), Events: fw.Bus().NewPublisher("im"), PingInterval: time.Hour})
+		c, err := im.New(im.Config{JID: fmt.Sprintf("idle%d@%s", i, lab.Domain), Password: "secret3", Server: p.Addr, Trust: tr,
+			Resource: "idle", Events: fw.Bus().NewPublisher("im"), PingInterval: time.Hour})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -289,6 +311,9 @@ func main() {
 	rosterSize := flag.Int("roster", 5000, "roster size for the login figure (0 skips)")
 	skipSlix := flag.Bool("no-slixmpp", false, "skip the slixmpp comparison")
 	flag.Parse()
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 // every allocation of an idle session shows
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	_, self, _, _ := runtime.Caller(0)
@@ -326,7 +351,12 @@ func main() {
 			ours.CPUPerMsgUS/slix.CPUPerMsgUS, ours.MsgsPerSec/slix.MsgsPerSec, ours.RTTMedianMS/slix.RTTMedianMS)
 	}
 	if *idle > 0 {
-		heap, stack, err := idleMemory(ctx, p, trust, *idle)
+		dir, err := os.MkdirTemp("", "opencsf-bench-idle-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		heap, stack, err := idleMemory(ctx, dir, mkTrust, *idle)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -88,7 +88,7 @@ type Reader struct {
 	binds   []binding // in-scope namespace bindings, innermost last
 	buf     []byte
 	intern  map[string]string
-	recent  [64]string // see str
+	recent  [32]string // see str
 	pend    xml.Name   // end of a self-closing element, when hasPend
 	hasPend bool
 	raw     []rawAttr // scratch for startTag
