@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -262,46 +263,120 @@ func idleMemory(ctx context.Context, dir string, trust func(*lab.ProsodyServer) 
 	return heap, stack, nil
 }
 
+// loginFigures is the roster-login measure.
+type loginFigures struct {
+	contacts  int
+	roster    time.Duration // Start until the roster is fetched
+	ready     time.Duration // until the presence of every contact arrived too
+	allocs    uint64        // until ready
+	presences int
+}
+
 // rosterLogin writes a roster of size contacts for alice into prosody's
-// storage (before start), then times login plus roster fetch.
-func rosterLogin(ctx context.Context, dir string, size int, trust func(*lab.ProsodyServer) *csf.Trust) (time.Duration, uint64, int, error) {
+// storage, the contacts on a component that answers their presence
+// probes (see component.go), then times login, roster fetch and the
+// arrival of every contact's presence.
+func rosterLogin(ctx context.Context, dir string, size int, trust func(*lab.ProsodyServer) *csf.Trust) (loginFigures, error) {
+	var f loginFigures
 	p, err := lab.StartProsody(ctx, lab.ProsodyOptions{Dir: dir})
 	if err != nil {
-		return 0, 0, 0, err
+		return f, err
 	}
 	defer p.Close()
 	var b strings.Builder
 	b.WriteString("return {\n\t[false] = { version = 1; };\n")
 	for i := range size {
-		fmt.Fprintf(&b, "\t[\"contact%d@example.test\"] = { subscription = \"both\"; name = \"Contact %d\"; groups = { [\"Group %d\"] = true; }; };\n", i, i, i%20)
+		fmt.Fprintf(&b, "\t[\"contact%d@%s\"] = { subscription = \"both\"; name = \"Contact %d\"; groups = { [\"Group %d\"] = true; }; };\n", i, contactsDomain, i, i%20)
 	}
 	b.WriteString("};\n")
 	rdir := filepath.Join(p.Dir, "data", "example%2etest", "roster")
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
-		return 0, 0, 0, err
+		return f, err
 	}
 	if err := os.WriteFile(filepath.Join(rdir, "alice.dat"), []byte(b.String()), 0o644); err != nil {
-		return 0, 0, 0, err
+		return f, err
+	}
+	compAddr, err := addComponent(p)
+	if err != nil {
+		return f, err
 	}
 	if err := p.Restart(ctx); err != nil { // prosody caches rosters: read it afresh
-		return 0, 0, 0, err
+		return f, err
 	}
+	stop, err := startComponent(ctx, compAddr)
+	if err != nil {
+		return f, fmt.Errorf("%w\n%s", err, p.Log())
+	}
+	defer stop()
+
 	tr := trust(p)
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	pres := csf.SubscribeTo[im.PresenceReceived](fw.Bus(), size+1024)
+	defer pres.Close()
+	c, err := im.New(im.Config{JID: "alice@" + lab.Domain, Password: "secret1", Server: p.Addr,
+		Trust: tr, Resource: "roster", Events: fw.Bus().NewPublisher("im"), Logger: benchLogger()})
+	if err != nil {
+		return f, err
+	}
+	defer c.Close()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	t0 := time.Now()
-	c, err := dial(ctx, p, tr, "alice", "secret1", "roster")
-	if err != nil {
-		return 0, 0, 0, err
+	if err := c.Start(ctx); err != nil {
+		return f, err
 	}
-	defer c.close()
 	contacts, err := c.Roster(ctx)
 	if err != nil {
-		return 0, 0, 0, err
+		return f, err
 	}
-	d := time.Since(t0)
+	f.roster, f.contacts = time.Since(t0), len(contacts)
+	seen := make(map[string]bool, size)
+	timeout := time.After(60 * time.Second)
+	for len(seen) < size {
+		select {
+		case ev := <-pres.Events():
+			if from, _, _ := strings.Cut(ev.Presence.From, "/"); strings.HasSuffix(from, "@"+contactsDomain) && ev.Presence.Available {
+				seen[from] = true
+			}
+		case <-pres.Lags():
+			return f, fmt.Errorf("presence subscriber lagged")
+		case <-timeout:
+			return f, fmt.Errorf("presence of %d contacts of %d arrived", len(seen), size)
+		}
+	}
+	f.ready = time.Since(t0)
 	runtime.ReadMemStats(&ms1)
-	return d, ms1.Mallocs - ms0.Mallocs, len(contacts), nil
+	f.allocs, f.presences = ms1.Mallocs-ms0.Mallocs, len(seen)
+	return f, nil
+}
+
+// startComponent runs this program as the contacts component and waits
+// until prosody accepted it. stop ends it.
+func startComponent(ctx context.Context, addr string) (stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(cctx, self, "-component", addr)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	stop = func() { cancel(); _ = cmd.Wait() }
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		stop()
+		return nil, fmt.Errorf("bench: contacts component did not start (%q, %v)", line, err)
+	}
+	return stop, nil
 }
 
 func main() {
@@ -310,7 +385,14 @@ func main() {
 	idle := flag.Int("idle", 200, "idle sessions for the memory figure (0 skips)")
 	rosterSize := flag.Int("roster", 5000, "roster size for the login figure (0 skips)")
 	skipSlix := flag.Bool("no-slixmpp", false, "skip the slixmpp comparison")
+	component := flag.String("component", "", "internal: run as the roster figure's contacts component, connecting to `ADDR`")
 	flag.Parse()
+	if *component != "" {
+		if err := runComponent(*component); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *memProfile != "" {
 		runtime.MemProfileRate = 64 // every allocation of an idle session shows
 	}
@@ -368,11 +450,12 @@ func main() {
 			log.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		d, allocs, got, err := rosterLogin(ctx, dir, *rosterSize, mkTrust)
+		f, err := rosterLogin(ctx, dir, *rosterSize, mkTrust)
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("login + roster fetch of %d contacts: %s, %d allocations\n", got, d.Round(time.Millisecond), allocs)
+		fmt.Printf("login + roster fetch of %d contacts: %s; + presence of all %d: %s, %d allocations\n",
+			f.contacts, f.roster.Round(time.Millisecond), f.presences, f.ready.Round(time.Millisecond), f.allocs)
 	}
 }
 
