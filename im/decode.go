@@ -72,7 +72,10 @@ func (sr *stanzaReader) decode(v any) error {
 	return sr.d.DecodeElement(v, nil)
 }
 
-var nameMessage = xml.Name{Space: nsClient, Local: "message"}
+var (
+	nameMessage  = xml.Name{Space: nsClient, Local: "message"}
+	namePresence = xml.Name{Space: nsClient, Local: "presence"}
+)
 
 // readMessage decodes the message whose start tag was just read into m,
 // as d.DecodeElement(m, &start) would.
@@ -259,4 +262,76 @@ func (r *recentStrings) get(b []byte) string {
 	r.s[r.next] = s
 	r.next = (r.next + 1) % len(r.s)
 	return s
+}
+
+var (
+	nameShow     = xml.Name{Space: nsClient, Local: "show"}
+	nameStatus   = xml.Name{Space: nsClient, Local: "status"}
+	namePriority = xml.Name{Space: nsClient, Local: "priority"}
+	nameCaps     = xml.Name{Space: nsCaps, Local: "c"}
+)
+
+// readPresence decodes the presence whose start tag was just read into p,
+// as d.DecodeElement(p, &start) would: a login brings the presence of
+// every contact at once.
+func (sr *stanzaReader) readPresence(p *wirePresence) error {
+	for _, a := range sr.tr.Attrs() {
+		if a.Name.Space != "" {
+			continue
+		}
+		switch a.Name.Local {
+		case "id":
+			p.ID = string(a.Value)
+		case "type":
+			p.Type = sr.addrs.get(a.Value)
+		case "from":
+			p.From = string(a.Value)
+		case "to":
+			p.To = sr.addrs.get(a.Value)
+		}
+	}
+	for {
+		k, err := sr.tr.Next()
+		if err != nil {
+			return err
+		}
+		switch k {
+		case xmltok.KindEnd:
+			return nil
+		case xmltok.KindStart:
+			if err := sr.presenceChild(p); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (sr *stanzaReader) presenceChild(p *wirePresence) error {
+	tr := sr.tr
+	switch tr.Name() {
+	case nameShow:
+		s, err := sr.readText()
+		p.Show = s
+		return err
+	case nameStatus:
+		lang := sr.lang()
+		s, err := sr.readText()
+		p.Statuses = append(p.Statuses, wireText{Lang: lang, Text: s})
+		return err
+	case namePriority:
+		s, err := sr.readText()
+		p.Priority = s
+		return err
+	case nameCaps:
+		p.Caps = &wireCaps{Hash: sr.addrs.get(tr.Attr("hash")), Node: sr.addrs.get(tr.Attr("node")), Ver: sr.addrs.get(tr.Attr("ver"))}
+	case nameDelay:
+		p.Delay = &wireDelay{Stamp: string(tr.Attr("stamp"))}
+	case nameMUCUser:
+		p.MUCUser = &wireMUCUser{}
+		return sr.decode(p.MUCUser)
+	case nameError:
+		p.Error = &wireError{}
+		return sr.decode(p.Error)
+	}
+	return tr.Skip()
 }

@@ -171,3 +171,49 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodePresence is differential: stanzaReader.readPresence agrees
+// with encoding/xml's DecodeElement on every presence both accept.
+func FuzzDecodePresence(f *testing.F) {
+	for _, s := range seeds {
+		if strings.HasPrefix(s, "<presence") {
+			f.Add([]byte(s))
+		}
+	}
+	f.Add([]byte(`<presence type='unavailable'><status xml:lang='en'>a<b/>c</status><status>2</status><delay xmlns='urn:xmpp:delay' stamp='s'/><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decode := func(fast bool) (*wirePresence, error) {
+			var p wirePresence
+			if fast {
+				tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, nil)
+				sr := newStanzaReader(tr)
+				k, err := tr.Next()
+				if err != nil {
+					return nil, err
+				}
+				if k != xmltok.KindStart || tr.Name() != namePresence {
+					return nil, errors.New("not a presence")
+				}
+				return &p, sr.readPresence(&p)
+			}
+			d := xml.NewDecoder(bytes.NewReader(data))
+			d.DefaultSpace = nsClient
+			start, err := nextStart(d)
+			if err != nil {
+				return nil, err
+			}
+			if start.Name != namePresence {
+				return nil, errors.New("not a presence")
+			}
+			return &p, d.DecodeElement(&p, &start)
+		}
+		want, werr := decode(false)
+		got, gerr := decode(true)
+		if werr != nil || gerr != nil {
+			return
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("readPresence %+v, DecodeElement %+v", got, want)
+		}
+	})
+}

@@ -81,6 +81,14 @@ func (c *Client) readStanza(sr *stanzaReader) error {
 		c.onMessage(m)
 		c.received()
 		return nil
+	case name == namePresence:
+		var p wirePresence
+		if err := sr.readPresence(&p); err != nil {
+			return fmt.Errorf("im: bad presence: %w", err)
+		}
+		c.onPresence(&p)
+		c.received()
+		return nil
 	}
 	start, err := sr.begin()
 	if err != nil {
@@ -130,17 +138,10 @@ func decodeStreamError(d *xml.Decoder, start xml.StartElement) error {
 }
 
 // handle decodes and handles one top-level element other than a message
-// (read by readStanza). It returns an error only for what ends the session
-// (bad XML, protocol violations).
+// or presence (read by readStanza). It returns an error only for what
+// ends the session (bad XML, protocol violations).
 func (c *Client) handle(d *xml.Decoder, start xml.StartElement) error {
 	switch start.Name {
-	case xml.Name{Space: nsClient, Local: "presence"}:
-		var p wirePresence
-		if err := d.DecodeElement(&p, &start); err != nil {
-			return fmt.Errorf("im: bad presence: %w", err)
-		}
-		c.onPresence(&p)
-		c.received()
 	case xml.Name{Space: nsClient, Local: "iq"}:
 		var iq wireIQ
 		if err := d.DecodeElement(&iq, &start); err != nil {
