@@ -345,8 +345,8 @@ func (c *Client) firstTime(peer, id, archiveID string) bool {
 	if id == "" && archiveID == "" {
 		return true
 	}
-	keyID := dedupKey{peer: bare, id: id}
-	keyArch := dedupKey{id: archiveID, archive: true}
+	keyID := c.seen.key(bare, id, false)
+	keyArch := c.seen.key("", archiveID, true)
 	if (id != "" && c.seen.has(keyID)) || (archiveID != "" && c.seen.has(keyArch)) {
 		c.counters.duplicates++
 		return false
