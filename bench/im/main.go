@@ -11,7 +11,7 @@
 //   - memory per idle session over TLS, and time to log in and fetch a
 //     5,000-contact roster.
 //
-// Usage: go run ./bench/im [-n 10000] [-m 1000] [-idle 200] [-roster 5000]
+// Usage: go run ./bench/im [-n 5000] [-m 1000] [-idle 200] [-roster 5000]
 package main
 
 import (
@@ -384,7 +384,7 @@ func startComponent(ctx context.Context, addr string) (stop func(), err error) {
 }
 
 func main() {
-	n := flag.Int("n", 10000, "messages for the throughput run")
+	n := flag.Int("n", 5000, "messages for the throughput run")
 	m := flag.Int("m", 1000, "round trips for the latency run")
 	idle := flag.Int("idle", 200, "idle sessions for the memory figure (0 skips)")
 	rosterSize := flag.Int("roster", 5000, "roster size for the login figure (0 skips)")
