@@ -95,7 +95,6 @@ type Reader struct {
 	vals    []byte    // the current start tag's attribute values
 
 	// The current token, for Name, Attrs and Text.
-	kind    Kind
 	curName xml.Name
 	attrs   []Attr
 	// MaxDepth bounds element nesting; 0 means 256.
@@ -339,7 +338,7 @@ func (t *Reader) token() (Kind, error) {
 	if t.hasPend {
 		t.hasPend = false
 		t.pop()
-		t.kind, t.curName = KindEnd, t.pend
+		t.curName = t.pend
 		return KindEnd, nil
 	}
 	b, err := t.getc()
@@ -400,7 +399,6 @@ func (t *Reader) bang() (Kind, error) {
 			if !utf8.Valid(t.buf) && !t.over {
 				return 0, t.syntax("invalid UTF-8")
 			}
-			t.kind = KindText
 			return KindText, nil
 		}
 	}
@@ -562,7 +560,7 @@ func (t *Reader) startTag() (Kind, error) {
 	if !ok {
 		ns = prefix // encoding/xml leaves an unknown prefix as the space
 	}
-	t.kind, t.curName = KindStart, xml.Name{Space: ns, Local: local}
+	t.curName = xml.Name{Space: ns, Local: local}
 	t.attrs = t.attrs[:0]
 	for _, a := range raw {
 		n := xml.Name{Space: a.prefix, Local: a.local}
@@ -629,7 +627,7 @@ func (t *Reader) endTag() (Kind, error) {
 	if !ok {
 		ns = open.prefix
 	}
-	t.kind, t.curName = KindEnd, xml.Name{Space: ns, Local: open.local}
+	t.curName = xml.Name{Space: ns, Local: open.local}
 	t.pop()
 	return KindEnd, nil
 }
@@ -720,7 +718,6 @@ func (t *Reader) text() (Kind, error) {
 			}
 		}
 	}
-	t.kind = KindText
 	return KindText, nil
 }
 
