@@ -3,7 +3,6 @@ package im
 import (
 	"bufio"
 	"bytes"
-	"encoding/xml"
 	"testing"
 
 	"github.com/opencsf/opencsf/im/internal/xmltok"
@@ -31,15 +30,10 @@ func BenchmarkReceiveMessage(b *testing.B) {
 		}
 		b.StopTimer()
 		br := bufio.NewReaderSize(&stream, 1024)
-		tr := xmltok.NewReader(br, nsClient, nil)
-		d := xml.NewTokenDecoder(tr)
+		sr := newStanzaReader(xmltok.NewReader(br, nsClient, nil))
 		b.StartTimer()
 		for range 1000 {
-			tok, err := d.Token()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := c.handle(d, tok.(xml.StartElement)); err != nil {
+			if err := c.readStanza(sr); err != nil {
 				b.Fatal(err)
 			}
 		}

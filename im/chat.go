@@ -3,6 +3,7 @@ package im
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"mellium.im/xmpp/jid"
 )
@@ -20,11 +21,11 @@ func (c *Client) Send(ctx context.Context, m Message) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	to, err := jid.Parse(m.To)
-	if err != nil || m.To == "" {
+	to, err := c.addrs.canonical(m.To)
+	if err != nil {
 		return "", fmt.Errorf("im: send to %q: %w", m.To, ErrBadAddress)
 	}
-	m.To = to.String()
+	m.To = to
 	if m.ID == "" {
 		m.ID = c.newID()
 	}
@@ -84,4 +85,41 @@ func (c *Client) SetPresence(ctx context.Context, p Presence) error {
 	c.mu.Unlock()
 	c.enqueue(presenceStanza(p, ""), false)
 	return nil
+}
+
+// addrCache remembers the canonical form of the addresses sent to lately:
+// a conversation sends to the same few, and PRECIS and IDNA
+// normalization (jid.Parse) cost more than the rest of Send.
+type addrCache struct {
+	mu   sync.Mutex
+	in   [8]string
+	out  [8]string
+	next int
+}
+
+// canonical returns s parsed and normalized, or an error for a bad or
+// empty address.
+func (a *addrCache) canonical(s string) (string, error) {
+	a.mu.Lock()
+	for i, v := range a.in {
+		if v == s && s != "" {
+			out := a.out[i]
+			a.mu.Unlock()
+			return out, nil
+		}
+	}
+	a.mu.Unlock()
+	if s == "" {
+		return "", ErrBadAddress
+	}
+	j, err := jid.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	out := j.String()
+	a.mu.Lock()
+	a.in[a.next], a.out[a.next] = s, out
+	a.next = (a.next + 1) % len(a.in)
+	a.mu.Unlock()
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -30,12 +31,17 @@ type Client struct {
 	policy    backoff.Policy
 	// lookupSRV replaces the resolver in tests; nil means Config.Resolver.
 	lookupSRV func(ctx context.Context, service, proto, name string) (string, []*net.SRV, error)
+	// offered, in tests, rewrites the SASL mechanisms the server offered
+	// (as a man in the middle would).
+	offered func([]string) []string
 
 	life   context.Context // lifetime context, cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // supervisor and per-session goroutines
 
 	wake chan struct{} // tells the writer the outbox has work (capacity 1)
+
+	addrs addrCache // recent recipients of Send, normalized
 
 	mu         sync.Mutex // guards the fields below
 	started    bool
@@ -181,7 +187,7 @@ func (c *Client) established(s *session) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		s.xs.Conn().Close()
+		s.conn.Close()
 		return ErrClosed
 	}
 	var resend []sm.Item
@@ -249,7 +255,7 @@ func (c *Client) established(s *session) error {
 			c.catchUp(s)
 		}()
 	}
-	csf.Publish(c.cfg.Events, Connected{JID: neg.jid.String(), Server: s.server, Resumed: neg.resumed})
+	csf.Publish(c.cfg.Events, Connected{JID: neg.jid.String(), Server: s.server, Resumed: neg.resumed, Mechanism: neg.mech})
 	return nil
 }
 
@@ -313,7 +319,7 @@ func (c *Client) setHealth(ok bool, status string, err error) {
 
 // endSession closes s's connection and forgets it.
 func (c *Client) endSession(s *session, err error) {
-	s.xs.Conn().Close()
+	s.conn.Close()
 	c.mu.Lock()
 	if c.sess == s {
 		c.sess = nil
@@ -413,7 +419,7 @@ func (c *Client) writer(s *session) {
 				continue // the answer is stuck behind a backlog, but the server talks
 			}
 			c.log.Warn("ping unanswered, dropping connection", "timeout", c.cfg.PingTimeout)
-			s.xs.Conn().Close()
+			s.conn.Close()
 			return
 		case <-s.done:
 			return
@@ -473,7 +479,7 @@ func (c *Client) writer(s *session) {
 			if _, err := s.conn.Write(buf); err != nil {
 				// The reader notices the broken connection; what was counted
 				// as sent stays queued in the stream-management state.
-				s.xs.Conn().Close()
+				s.conn.Close()
 				return
 			}
 			if !more {
@@ -511,7 +517,8 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		c.enqueue(presenceStanza(Presence{}, ""), false)
 		// An IQ round trip proves everything before it reached the server.
 		_ = c.pingOn(ctx, s)
-		_ = s.xs.Close()
+		// The stream's end; the server answers with its own and closes.
+		_, _ = io.WriteString(s.conn, "</stream:stream>")
 		select {
 		case <-s.done:
 		case <-ctx.Done():
@@ -538,7 +545,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.cancel()
 	if s != nil {
-		s.xs.Conn().Close()
+		s.conn.Close()
 	}
 	c.wg.Wait()
 	c.mu.Lock()

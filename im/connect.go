@@ -134,8 +134,10 @@ type negotiated struct {
 }
 
 // session is one live connection.
+//
+// mellium's Session is not kept past negotiation: its encoder and decoder
+// state (over 4 KiB) would stay with every idle session unused.
 type session struct {
-	xs     *xmpp.Session
 	conn   *byteConn // what we read from and write to: the TLS connection
 	raw    *limitConn
 	neg    *negotiated
@@ -207,7 +209,8 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 	if !ep.directTLS {
 		features = append([]xmpp.StreamFeature{c.startTLSFeature(tlsCfg, neg)}, features...)
 	}
-	xs, err := xmpp.NewSession(ctx, c.bare.Domain(), c.origin, rw, state,
+	// NewSession negotiates the stream; its Session is not kept (see session).
+	_, err = xmpp.NewSession(ctx, c.bare.Domain(), c.origin, rw, state,
 		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 			return xmpp.StreamConfig{Features: features}
 		}))
@@ -226,7 +229,7 @@ func (c *Client) connectTo(ctx context.Context, ep endpoint) (*session, error) {
 		tcp.Close()
 		return nil, fmt.Errorf("im: negotiate with %s: no TLS", ep.addr)
 	}
-	return &session{xs: xs, conn: neg.conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
+	return &session{conn: neg.conn, raw: raw, neg: neg, server: ep.addr, done: make(chan struct{})}, nil
 }
 
 // startTLSFeature is STARTTLS (RFC 6120 section 5) with an explicit
@@ -291,23 +294,51 @@ var channelBindingTypes = xmpp.StreamFeature{
 	},
 }
 
-// mechanismsFor drops the -PLUS mechanisms unless the server announced
-// (XEP-0440) the binding type mellium uses on this connection: tls-exporter
-// on TLS 1.3 (RFC 9266), tls-unique before. Without the announcement a
-// -PLUS attempt may fail on a binding type mismatch (ejabberd 23.01 offers
-// SCRAM-SHA-1-PLUS but refuses tls-exporter), and a failed SASL exchange
-// cannot be retried on the same stream.
-func mechanismsFor(s *xmpp.Session) []sasl.Mechanism {
+// mechanismsFor returns the mechanisms to try, given those the server
+// offered. With -PLUS offered and the binding type mellium uses on this
+// connection supported (tls-exporter on TLS 1.3, RFC 9266, when announced
+// with XEP-0440; tls-unique before, announced or by default), the -PLUS
+// ones come first. Otherwise SCRAM without binding: ejabberd 23.01 offers
+// SCRAM-SHA-1-PLUS on TLS 1.3 but refuses tls-exporter, and a failed SASL
+// exchange cannot be retried on the same stream.
+//
+// With no -PLUS offered at all, SCRAM still tells the server that we can
+// bind (the "y" flag of RFC 5802 section 6): a server that does support
+// channel binding must then fail the exchange, so that a man in the middle
+// who struck the -PLUS mechanisms from the list is caught.
+func mechanismsFor(s *xmpp.Session, offered []string) []sasl.Mechanism {
+	data, announced := s.Feature(nsSASLCB)
+	types, _ := data.([]string)
+	return chooseMechanisms(s.ConnectionState(), offered, types, announced)
+}
+
+// chooseMechanisms is mechanismsFor given the TLS state and the XEP-0440
+// announcement (types, and whether there was one).
+func chooseMechanisms(state tls.ConnectionState, offered, types []string, announced bool) []sasl.Mechanism {
 	want := "tls-unique"
-	if s.ConnectionState().Version >= tls.VersionTLS13 {
+	if state.Version >= tls.VersionTLS13 {
 		want = "tls-exporter"
 	}
-	data, _ := s.Feature(nsSASLCB)
-	types, _ := data.([]string)
-	plus := slices.Contains(types, want)
+	if !announced && want == "tls-unique" {
+		// Without XEP-0440, a -PLUS server supports tls-unique, SCRAM's
+		// default (RFC 5802 section 6.1); ejabberd 23.01 announces nothing
+		// and binds tls-unique correctly on TLS 1.2.
+		types = []string{want}
+	}
+	plusOffered := slices.ContainsFunc(offered, func(m string) bool { return strings.HasSuffix(m, "-PLUS") })
+	canBind := state.Version >= tls.VersionTLS13 || len(state.TLSUnique) > 0
 	var out []sasl.Mechanism
 	for _, m := range saslMechanisms {
-		if strings.HasSuffix(m.Name, "-PLUS") && !plus {
+		plus := strings.HasSuffix(m.Name, "-PLUS")
+		switch {
+		case !plus:
+			if !plusOffered && canBind && strings.HasPrefix(m.Name, "SCRAM-") {
+				// The -PLUS mechanism under its plain name: mellium then
+				// writes the "y" flag (it does for a -PLUS mechanism whose
+				// name the server did not offer).
+				m = sasl.Mechanism{Name: m.Name, Start: plusOf(m).Start, Next: plusOf(m).Next}
+			}
+		case !plusOffered || !slices.Contains(types, want) || !canBind:
 			continue
 		}
 		out = append(out, m)
@@ -315,11 +346,25 @@ func mechanismsFor(s *xmpp.Session) []sasl.Mechanism {
 	return out
 }
 
+// plusOf returns the -PLUS variant of a SCRAM mechanism.
+func plusOf(m sasl.Mechanism) sasl.Mechanism {
+	for _, p := range saslMechanisms {
+		if p.Name == m.Name+"-PLUS" {
+			return p
+		}
+	}
+	return m
+}
+
 func (c *Client) saslFeature(neg *negotiated) xmpp.StreamFeature {
 	f := xmpp.SASL("", c.cfg.Password.Reveal(), saslMechanisms...)
 	f.Negotiate = func(ctx context.Context, s *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
 		offered, _ := data.([]string)
-		mechs := mechanismsFor(s)
+		if c.offered != nil {
+			offered = c.offered(offered)
+			data = offered
+		}
+		mechs := mechanismsFor(s, offered)
 		neg.mech = pickMechanism(mechs, offered)
 		inner := xmpp.SASL("", c.cfg.Password.Reveal(), mechs...).Negotiate
 		mask, rw, err := inner(ctx, s, data)

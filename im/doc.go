@@ -14,8 +14,10 @@
 // STARTTLS or direct TLS, always verifying the certificate; a refused
 // certificate is a *csf.TLSError naming the problem. It authenticates with
 // SCRAM-SHA-256 or SCRAM-SHA-1 (with -PLUS channel binding when the server
-// announces our binding type, XEP-0440), PLAIN only as a last resort and
-// only over TLS. mellium negotiates the stream; from then on the client
+// supports our binding type: tls-unique on TLS 1.2, tls-exporter on TLS 1.3
+// when announced with XEP-0440; without -PLUS offered, SCRAM's "y" flag
+// lets a server that can bind detect the downgrade), PLAIN only as a last
+// resort and only over TLS. mellium negotiates the stream; from then on the client
 // reads and writes stanzas itself: one reader (with the tokenizer of
 // internal/xmltok, several times cheaper than encoding/xml's) and one
 // batching writer per connection, which also does the keep-alive.

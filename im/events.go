@@ -15,6 +15,9 @@ type Connected struct {
 	JID     string
 	Server  string
 	Resumed bool
+	// Mechanism is the SASL mechanism that authenticated the connection
+	// ("SCRAM-SHA-1-PLUS" with channel binding).
+	Mechanism string
 }
 
 // Disconnected reports a lost session; the client retries after Retry

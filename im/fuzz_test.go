@@ -1,6 +1,7 @@
 package im
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/opencsf/opencsf/im/internal/xmltok"
 )
 
 // newOfflineClient is a client that was never started: handle can be fed
@@ -21,25 +24,12 @@ func newOfflineClient(t testing.TB) *Client {
 	return c
 }
 
-// feed decodes stream content (the stanzas, without the stream header)
-// and handles each top-level element, as the reader does.
+// feed reads stream content (the stanzas, without the stream header) and
+// handles each top-level element, as the session's reader does.
 func feed(c *Client, data []byte) error {
-	doc := append([]byte("<stream xmlns='jabber:client'>"), data...)
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	if _, err := nextStart(d); err != nil {
-		return err
-	}
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return err
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			if err := c.handle(d, se); err != nil {
-				return err
-			}
-		}
-	}
+	tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, map[string]string{"stream": nsStreams})
+	tr.Budget = int64(c.cfg.MaxStanzaSize)
+	return c.readStream(newStanzaReader(tr))
 }
 
 var seeds = []string{
@@ -137,7 +127,7 @@ func TestHostileInputIsDropped(t *testing.T) {
 }
 
 // FuzzDecodeMessage is differential: the reflection-free message decoder
-// agrees with encoding/xml's DecodeElement on every message both accept.
+// (stanzaReader.readMessage) agrees with encoding/xml's DecodeElement on every message both accept.
 func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range seeds {
 		if strings.HasPrefix(s, "<message") {
@@ -147,22 +137,29 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte(`<message><body xml:lang='en'>a<x>y</x>b</body><body>second</body><thread>t</thread><subject>s</subject></message>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decode := func(fast bool) (*wireMessage, error) {
+			var m wireMessage
+			if fast {
+				tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, nil)
+				sr := newStanzaReader(tr)
+				k, err := tr.Next()
+				if err != nil {
+					return nil, err
+				}
+				if k != xmltok.KindStart || tr.Name() != nameMessage {
+					return nil, errors.New("not a message")
+				}
+				return &m, sr.readMessage(&m)
+			}
 			d := xml.NewDecoder(bytes.NewReader(data))
 			d.DefaultSpace = nsClient
 			start, err := nextStart(d)
 			if err != nil {
 				return nil, err
 			}
-			if start.Name.Local != "message" {
+			if start.Name != nameMessage {
 				return nil, errors.New("not a message")
 			}
-			var m wireMessage
-			if fast {
-				err = decodeMessage(d, start, &m)
-			} else {
-				err = d.DecodeElement(&m, &start)
-			}
-			return &m, err
+			return &m, d.DecodeElement(&m, &start)
 		}
 		want, werr := decode(false)
 		got, gerr := decode(true)
@@ -171,6 +168,52 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		if !reflect.DeepEqual(want, got) {
 			t.Fatalf("decodeMessage %+v, DecodeElement %+v", got, want)
+		}
+	})
+}
+
+// FuzzDecodePresence is differential: stanzaReader.readPresence agrees
+// with encoding/xml's DecodeElement on every presence both accept.
+func FuzzDecodePresence(f *testing.F) {
+	for _, s := range seeds {
+		if strings.HasPrefix(s, "<presence") {
+			f.Add([]byte(s))
+		}
+	}
+	f.Add([]byte(`<presence type='unavailable'><status xml:lang='en'>a<b/>c</status><status>2</status><delay xmlns='urn:xmpp:delay' stamp='s'/><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decode := func(fast bool) (*wirePresence, error) {
+			var p wirePresence
+			if fast {
+				tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, nil)
+				sr := newStanzaReader(tr)
+				k, err := tr.Next()
+				if err != nil {
+					return nil, err
+				}
+				if k != xmltok.KindStart || tr.Name() != namePresence {
+					return nil, errors.New("not a presence")
+				}
+				return &p, sr.readPresence(&p)
+			}
+			d := xml.NewDecoder(bytes.NewReader(data))
+			d.DefaultSpace = nsClient
+			start, err := nextStart(d)
+			if err != nil {
+				return nil, err
+			}
+			if start.Name != namePresence {
+				return nil, errors.New("not a presence")
+			}
+			return &p, d.DecodeElement(&p, &start)
+		}
+		want, werr := decode(false)
+		got, gerr := decode(true)
+		if werr != nil || gerr != nil {
+			return
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("readPresence %+v, DecodeElement %+v", got, want)
 		}
 	})
 }

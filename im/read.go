@@ -25,18 +25,22 @@ const (
 //
 // Negotiation read through mellium; from here on the stream is read with
 // our tokenizer (internal/xmltok) from the same buffer, several times
-// cheaper than encoding/xml's, with encoding/xml only mapping elements to
-// structs.
+// cheaper than encoding/xml's, and chat messages are decoded without
+// encoding/xml at all (see stanzaReader).
 func (c *Client) read(s *session) error {
 	tr := xmltok.NewReader(s.conn.br, nsClient, map[string]string{"stream": nsStreams})
 	tr.Budget = int64(c.cfg.MaxStanzaSize)
-	d := xml.NewTokenDecoder(tr)
+	return c.readStream(newStanzaReader(tr))
+}
+
+// readStream handles the stanzas of sr until the stream ends.
+func (c *Client) readStream(sr *stanzaReader) error {
 	for {
-		tok, err := d.Token()
+		err := c.readStanza(sr)
 		var big *xmltok.TooBigError
 		if errors.As(err, &big) {
 			c.tooBig(big)
-			d = xml.NewTokenDecoder(tr) // the old one saw a start without its end
+			sr.reset()
 			continue
 		}
 		if err != nil {
@@ -45,25 +49,52 @@ func (c *Client) read(s *session) error {
 			}
 			return err
 		}
-		start, ok := tok.(xml.StartElement)
-		if !ok {
-			continue // whitespace keep-alive
-		}
-		if start.Name.Space == nsStreams {
-			if start.Name.Local == "error" {
-				return decodeStreamError(d, start)
-			}
-			return fmt.Errorf("im: unexpected stream element %s", start.Name.Local)
-		}
-		if err := c.handle(d, start); err != nil {
-			if errors.As(err, &big) {
-				c.tooBig(big)
-				d = xml.NewTokenDecoder(tr)
-				continue
-			}
+	}
+}
+
+// readStanza reads and handles one top-level element (or the whitespace
+// between them). It returns an error only for what ends the session.
+func (c *Client) readStanza(sr *stanzaReader) error {
+	k, err := sr.tr.Next()
+	if err != nil {
+		return err
+	}
+	if k != xmltok.KindStart {
+		return nil // whitespace keep-alive
+	}
+	switch name := sr.tr.Name(); {
+	case name.Space == nsStreams:
+		start, err := sr.begin()
+		if err != nil {
 			return err
 		}
+		if name.Local == "error" {
+			return decodeStreamError(sr.d, start)
+		}
+		return fmt.Errorf("im: unexpected stream element %s", name.Local)
+	case name == nameMessage:
+		m := &sr.msg
+		*m = wireMessage{}
+		if err := sr.readMessage(m); err != nil {
+			return fmt.Errorf("im: bad message: %w", err)
+		}
+		c.onMessage(m)
+		c.received()
+		return nil
+	case name == namePresence:
+		var p wirePresence
+		if err := sr.readPresence(&p); err != nil {
+			return fmt.Errorf("im: bad presence: %w", err)
+		}
+		c.onPresence(&p)
+		c.received()
+		return nil
 	}
+	start, err := sr.begin()
+	if err != nil {
+		return err
+	}
+	return c.handle(sr.d, start)
 }
 
 // tooBig drops a stanza over Config.MaxStanzaSize, which the tokenizer has
@@ -106,24 +137,11 @@ func decodeStreamError(d *xml.Decoder, start xml.StartElement) error {
 	}
 }
 
-// handle decodes and handles one top-level element. It returns an error
-// only for what ends the session (bad XML, protocol violations).
+// handle decodes and handles one top-level element other than a message
+// or presence (read by readStanza). It returns an error only for what
+// ends the session (bad XML, protocol violations).
 func (c *Client) handle(d *xml.Decoder, start xml.StartElement) error {
 	switch start.Name {
-	case xml.Name{Space: nsClient, Local: "message"}:
-		var m wireMessage
-		if err := decodeMessage(d, start, &m); err != nil {
-			return fmt.Errorf("im: bad message: %w", err)
-		}
-		c.onMessage(&m)
-		c.received()
-	case xml.Name{Space: nsClient, Local: "presence"}:
-		var p wirePresence
-		if err := d.DecodeElement(&p, &start); err != nil {
-			return fmt.Errorf("im: bad presence: %w", err)
-		}
-		c.onPresence(&p)
-		c.received()
 	case xml.Name{Space: nsClient, Local: "iq"}:
 		var iq wireIQ
 		if err := d.DecodeElement(&iq, &start); err != nil {
@@ -327,8 +345,8 @@ func (c *Client) firstTime(peer, id, archiveID string) bool {
 	if id == "" && archiveID == "" {
 		return true
 	}
-	keyID := "id\x00" + bare + "\x00" + id
-	keyArch := "arch\x00" + archiveID
+	keyID := c.seen.key(bare, id, false)
+	keyArch := c.seen.key("", archiveID, true)
 	if (id != "" && c.seen.has(keyID)) || (archiveID != "" && c.seen.has(keyArch)) {
 		c.counters.duplicates++
 		return false

@@ -6,7 +6,9 @@ import "strconv"
 // builder.
 
 func messageStanza(m *Message) []byte {
-	var b builder
+	// Sized for the usual message at once: growing the buffer was most of
+	// a send's allocations.
+	b := builder{b: make([]byte, 0, 192+len(m.To)+len(m.ID)+len(m.Text)+len(m.Subject)+len(m.Thread))}
 	b.open("message", "to", m.To, "id", m.ID, "type", m.Type)
 	if m.Text != "" {
 		b.elem("body", m.Text)

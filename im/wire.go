@@ -352,8 +352,24 @@ func (w *builder) elem(name, text string, attrs ...string) *builder {
 
 func (w *builder) bytes() []byte { return w.b }
 
+// plainASCII marks the bytes appendEscaped copies as they are.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '<' && c != '>' && c != '&' && c != '\'' && c != '"'
+	}
+	t['\n'], t['\t'] = true, true
+	return t
+}()
+
 func appendEscaped(b []byte, s string) []byte {
-	for i := 0; i < len(s); {
+	// Most text and every address is plain ASCII: copy the plain prefix
+	// at once.
+	i := 0
+	for i < len(s) && plainASCII[s[i]] {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

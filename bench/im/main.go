@@ -11,10 +11,11 @@
 //   - memory per idle session over TLS, and time to log in and fetch a
 //     5,000-contact roster.
 //
-// Usage: go run ./bench/im [-n 10000] [-m 1000] [-idle 200] [-roster 5000]
+// Usage: go run ./bench/im [-n 5000] [-m 1000] [-idle 200] [-roster 5000]
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -128,14 +129,18 @@ func benchOpenCSF(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, n
 			}
 		}
 	}()
+	// One deadline for the run, not a timer per message: the bench's own
+	// costs count as the client's CPU.
+	deadline := time.NewTimer(120 * time.Second)
+	defer deadline.Stop()
 	for got := 0; got < n; {
 		select {
 		case <-bobMsgs.Events():
 			got++
 		case <-bobMsgs.Lags():
 			return result{}, fmt.Errorf("subscriber lagged")
-		case <-time.After(60 * time.Second):
-			return result{}, fmt.Errorf("stalled after %d messages", got)
+		case <-deadline.C:
+			return result{}, fmt.Errorf("only %d messages arrived", got)
 		}
 	}
 	wall, cpu := time.Since(t0), cpuTime()-cpu0
@@ -198,8 +203,30 @@ func benchSlixmpp(ctx context.Context, p *lab.ProsodyServer, n, m int, script st
 	return r, json.Unmarshal([]byte(lines[len(lines)-1]), &r)
 }
 
-// idleMemory starts k sessions and reports heap and stack per session.
-func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k int) (heap, stack float64, err error) {
+// idleMemory starts k sessions of k accounts (a test fleet's clients
+// are distinct users) on a prosody of its own and reports heap and stack
+// per session. The accounts are copies of carol's (a SCRAM account file
+// does not depend on the user name).
+func idleMemory(ctx context.Context, dir string, trust func(*lab.ProsodyServer) *csf.Trust, k int) (heap, stack float64, err error) {
+	p, err := lab.StartProsody(ctx, lab.ProsodyOptions{Dir: dir})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Close()
+	adir := filepath.Join(p.Dir, "data", "example%2etest", "accounts")
+	carol, err := os.ReadFile(filepath.Join(adir, "carol.dat"))
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range k {
+		if err := os.WriteFile(filepath.Join(adir, fmt.Sprintf("idle%d.dat", i)), carol, 0o600); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := p.Restart(ctx); err != nil {
+		return 0, 0, err
+	}
+	tr := trust(p)
 	var before, after runtime.MemStats
 	fw := csf.New(csf.Config{})
 	defer fw.Close()
@@ -212,8 +239,8 @@ func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k i
 		}
 	}()
 	for i := range k {
-		c, err := im.New(im.Config{JID: "carol@" + lab.Domain, Password: "secret3", Server: p.Addr, Trust: trust,
-			Resource: fmt.Sprintf("idle%d", i), Events: fw.Bus().NewPublisher("im"), PingInterval: time.Hour})
+		c, err := im.New(im.Config{JID: fmt.Sprintf("idle%d@%s", i, lab.Domain), Password: "secret3", Server: p.Addr, Trust: tr,
+			Resource: "idle", Events: fw.Bus().NewPublisher("im"), PingInterval: time.Hour})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -240,55 +267,139 @@ func idleMemory(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, k i
 	return heap, stack, nil
 }
 
+// loginFigures is the roster-login measure.
+type loginFigures struct {
+	contacts  int
+	roster    time.Duration // Start until the roster is fetched
+	ready     time.Duration // until the presence of every contact arrived too
+	allocs    uint64        // until ready
+	presences int
+}
+
 // rosterLogin writes a roster of size contacts for alice into prosody's
-// storage (before start), then times login plus roster fetch.
-func rosterLogin(ctx context.Context, dir string, size int, trust func(*lab.ProsodyServer) *csf.Trust) (time.Duration, uint64, int, error) {
+// storage, the contacts on a component that answers their presence
+// probes (see component.go), then times login, roster fetch and the
+// arrival of every contact's presence.
+func rosterLogin(ctx context.Context, dir string, size int, trust func(*lab.ProsodyServer) *csf.Trust) (loginFigures, error) {
+	var f loginFigures
 	p, err := lab.StartProsody(ctx, lab.ProsodyOptions{Dir: dir})
 	if err != nil {
-		return 0, 0, 0, err
+		return f, err
 	}
 	defer p.Close()
 	var b strings.Builder
 	b.WriteString("return {\n\t[false] = { version = 1; };\n")
 	for i := range size {
-		fmt.Fprintf(&b, "\t[\"contact%d@example.test\"] = { subscription = \"both\"; name = \"Contact %d\"; groups = { [\"Group %d\"] = true; }; };\n", i, i, i%20)
+		fmt.Fprintf(&b, "\t[\"contact%d@%s\"] = { subscription = \"both\"; name = \"Contact %d\"; groups = { [\"Group %d\"] = true; }; };\n", i, contactsDomain, i, i%20)
 	}
 	b.WriteString("};\n")
 	rdir := filepath.Join(p.Dir, "data", "example%2etest", "roster")
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
-		return 0, 0, 0, err
+		return f, err
 	}
 	if err := os.WriteFile(filepath.Join(rdir, "alice.dat"), []byte(b.String()), 0o644); err != nil {
-		return 0, 0, 0, err
+		return f, err
+	}
+	compAddr, err := addComponent(p)
+	if err != nil {
+		return f, err
 	}
 	if err := p.Restart(ctx); err != nil { // prosody caches rosters: read it afresh
-		return 0, 0, 0, err
+		return f, err
 	}
+	stop, err := startComponent(ctx, compAddr)
+	if err != nil {
+		return f, fmt.Errorf("%w\n%s", err, p.Log())
+	}
+	defer stop()
+
 	tr := trust(p)
+	fw := csf.New(csf.Config{})
+	defer fw.Close()
+	pres := csf.SubscribeTo[im.PresenceReceived](fw.Bus(), size+1024)
+	defer pres.Close()
+	c, err := im.New(im.Config{JID: "alice@" + lab.Domain, Password: "secret1", Server: p.Addr,
+		Trust: tr, Resource: "roster", Events: fw.Bus().NewPublisher("im"), Logger: benchLogger()})
+	if err != nil {
+		return f, err
+	}
+	defer c.Close()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	t0 := time.Now()
-	c, err := dial(ctx, p, tr, "alice", "secret1", "roster")
-	if err != nil {
-		return 0, 0, 0, err
+	if err := c.Start(ctx); err != nil {
+		return f, err
 	}
-	defer c.close()
 	contacts, err := c.Roster(ctx)
 	if err != nil {
-		return 0, 0, 0, err
+		return f, err
 	}
-	d := time.Since(t0)
+	f.roster, f.contacts = time.Since(t0), len(contacts)
+	seen := make(map[string]bool, size)
+	timeout := time.After(60 * time.Second)
+	for len(seen) < size {
+		select {
+		case ev := <-pres.Events():
+			if from, _, _ := strings.Cut(ev.Presence.From, "/"); strings.HasSuffix(from, "@"+contactsDomain) && ev.Presence.Available {
+				seen[from] = true
+			}
+		case <-pres.Lags():
+			return f, fmt.Errorf("presence subscriber lagged")
+		case <-timeout:
+			return f, fmt.Errorf("presence of %d contacts of %d arrived", len(seen), size)
+		}
+	}
+	f.ready = time.Since(t0)
 	runtime.ReadMemStats(&ms1)
-	return d, ms1.Mallocs - ms0.Mallocs, len(contacts), nil
+	f.allocs, f.presences = ms1.Mallocs-ms0.Mallocs, len(seen)
+	return f, nil
+}
+
+// startComponent runs this program as the contacts component and waits
+// until prosody accepted it. stop ends it.
+func startComponent(ctx context.Context, addr string) (stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(cctx, self, "-component", addr)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	stop = func() { cancel(); _ = cmd.Wait() }
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		stop()
+		return nil, fmt.Errorf("bench: contacts component did not start (%q, %v)", line, err)
+	}
+	return stop, nil
 }
 
 func main() {
-	n := flag.Int("n", 10000, "messages for the throughput run")
+	n := flag.Int("n", 5000, "messages for the throughput run")
 	m := flag.Int("m", 1000, "round trips for the latency run")
 	idle := flag.Int("idle", 200, "idle sessions for the memory figure (0 skips)")
 	rosterSize := flag.Int("roster", 5000, "roster size for the login figure (0 skips)")
 	skipSlix := flag.Bool("no-slixmpp", false, "skip the slixmpp comparison")
+	component := flag.String("component", "", "internal: run as the roster figure's contacts component, connecting to `ADDR`")
 	flag.Parse()
+	if *component != "" {
+		if err := runComponent(*component); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 // every allocation of an idle session shows
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	_, self, _, _ := runtime.Caller(0)
@@ -326,7 +437,12 @@ func main() {
 			ours.CPUPerMsgUS/slix.CPUPerMsgUS, ours.MsgsPerSec/slix.MsgsPerSec, ours.RTTMedianMS/slix.RTTMedianMS)
 	}
 	if *idle > 0 {
-		heap, stack, err := idleMemory(ctx, p, trust, *idle)
+		dir, err := os.MkdirTemp("", "opencsf-bench-idle-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		heap, stack, err := idleMemory(ctx, dir, mkTrust, *idle)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -338,11 +454,12 @@ func main() {
 			log.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		d, allocs, got, err := rosterLogin(ctx, dir, *rosterSize, mkTrust)
+		f, err := rosterLogin(ctx, dir, *rosterSize, mkTrust)
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("login + roster fetch of %d contacts: %s, %d allocations\n", got, d.Round(time.Millisecond), allocs)
+		fmt.Printf("login + roster fetch of %d contacts: %s; + presence of all %d: %s, %d allocations\n",
+			f.contacts, f.roster.Round(time.Millisecond), f.presences, f.ready.Round(time.Millisecond), f.allocs)
 	}
 }
 

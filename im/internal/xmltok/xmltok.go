@@ -10,6 +10,12 @@
 // the namespace, not the prefix), like encoding/xml's Decoder.Token; the
 // namespace declarations stay in Attr as encoding/xml leaves them, so
 // that xml.NewTokenDecoder over a Reader decodes into structs as usual.
+//
+// [Reader.Next] is the same stream without allocation: the current token's
+// name, attributes and text are views into the Reader's buffers, valid
+// until the next call. A client's hot path (chat messages) reads that way
+// and copies only the values it keeps; [Reader.Token] builds encoding/xml
+// tokens from it for everything else.
 package xmltok
 
 import (
@@ -31,6 +37,8 @@ const (
 // maxName bounds element and attribute names.
 const maxName = 1024
 
+const maxInt = int(^uint(0) >> 1)
+
 // maxIntern bounds the table of interned names (element and attribute
 // names, of which a stream uses a few dozen).
 const maxIntern = 256
@@ -51,18 +59,44 @@ type binding struct {
 	prefix, ns string
 }
 
+// Kind is the kind of the token [Reader.Next] read.
+type Kind uint8
+
+// The kinds of token.
+const (
+	KindStart Kind = iota + 1 // a start tag; Name and Attrs describe it
+	KindEnd                   // an end tag (or the end of a self-closing tag); Name
+	KindText                  // character data (CDATA sections too); Text
+)
+
+// Attr is an attribute of the current start tag. Value is resolved
+// (references replaced) and valid until the next call to Next or Token.
+type Attr struct {
+	Name  xml.Name
+	Value []byte
+}
+
+// qname is an open element's name as written, for the end-tag check.
+type qname struct{ prefix, local string }
+
 // Reader reads tokens from r. It is not safe for concurrent use.
 type Reader struct {
 	r       *bufio.Reader
 	off     int64
 	scopes  []int     // len(bindings) at each open element
-	names   []string  // qualified names of open elements, for end-tag checks
+	names   []qname   // names of open elements, for end-tag checks
 	binds   []binding // in-scope namespace bindings, innermost last
 	buf     []byte
 	intern  map[string]string
-	pend    xml.EndElement // end of a self-closing element, when hasPend
+	recent  [32]string // see str
+	pend    xml.Name   // end of a self-closing element, when hasPend
 	hasPend bool
-	attrs   []rawAttr // scratch for startTag
+	raw     []rawAttr // scratch for startTag
+	vals    []byte    // the current start tag's attribute values
+
+	// The current token, for Name, Attrs and Text.
+	curName xml.Name
+	attrs   []Attr
 	// MaxDepth bounds element nesting; 0 means 256.
 	MaxDepth int
 	// Budget bounds the bytes of one top-level element (a stanza); 0 means
@@ -112,6 +146,56 @@ func (t *Reader) getc() (byte, error) {
 	return b, err
 }
 
+// Byte classes for bulk: the bytes that need no attention in text, in an
+// attribute value (per quote), and inside a name after its first byte.
+var (
+	textPlain, aposPlain, quotPlain, namePlain [256]bool
+)
+
+func init() {
+	for i := range 256 {
+		b := byte(i)
+		textPlain[i] = b != '<' && b != '&' && b != '\r'
+		aposPlain[i] = textPlain[i] && b != '\''
+		quotPlain[i] = textPlain[i] && b != '"'
+		namePlain[i] = b >= 0x80 || b != ':' && nameByte(b, false)
+	}
+}
+
+// bulk consumes the run of plain bytes at the front of what the bufio
+// reader holds, appending them to the token buffer (at most limit of
+// them), without the per-byte cost of getc. The caller's byte loop then
+// deals with whatever ends the run.
+func (t *Reader) bulk(plain *[256]bool, limit int) {
+	for limit > 0 {
+		n := t.r.Buffered()
+		if n == 0 {
+			return
+		}
+		p, _ := t.r.Peek(min(n, limit))
+		i := 0
+		for i < len(p) && plain[p[i]] {
+			i++
+		}
+		if i == 0 {
+			return
+		}
+		t.buf = append(t.buf, p[:i]...)
+		t.off += int64(i)
+		if t.Budget > 0 && !t.over && len(t.names) > 0 && t.off-t.topStart > t.Budget {
+			t.over = true
+		}
+		if t.over && len(t.buf) > 256 {
+			t.buf = t.buf[:0]
+		}
+		_, _ = t.r.Discard(i)
+		limit -= i
+		if i < len(p) {
+			return
+		}
+	}
+}
+
 // keep appends b to the token buffer, unless the element is over budget:
 // then the buffer stays small while the rest is read.
 func (t *Reader) keep(b ...byte) {
@@ -129,7 +213,18 @@ func (t *Reader) ungetc() {
 }
 
 func (t *Reader) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	// A direct-mapped cache in front of the table: a stream's names are
+	// few and repeat on every stanza, and comparing one string is cheaper
+	// than hashing it.
+	slot := &t.recent[(len(b)*31+int(b[0])*7+int(b[len(b)-1]))%len(t.recent)]
+	if *slot == string(b) {
+		return *slot
+	}
 	if s, ok := t.intern[string(b)]; ok {
+		*slot = s
 		return s
 	}
 	s := string(b)
@@ -142,21 +237,23 @@ func (t *Reader) str(b []byte) string {
 // Depth returns the number of elements open (0 at the stream's top level).
 func (t *Reader) Depth() int { return len(t.names) }
 
-// Token returns the next token. At the top level, an end tag (the stream's
-// close) returns io.EOF.
-func (t *Reader) Token() (xml.Token, error) {
+// Next reads the next token without allocating: its kind, and through
+// Name, Attrs and Text what it holds, valid until the next call. At the
+// top level, an end tag (the stream's close) returns io.EOF. Errors are
+// those of Token.
+func (t *Reader) Next() (Kind, error) {
 	if len(t.names) == 0 && !t.hasPend {
 		t.topStart = t.off
 	}
-	tok, err := t.token()
+	k, err := t.token()
 	if err != nil || !t.over {
-		return tok, err
+		return k, err
 	}
 	top := t.topName
 	// Over budget: read the rest of the top-level element, keeping nothing.
 	for len(t.names) > 0 || t.hasPend {
 		if _, err := t.token(); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	t.over = false
@@ -164,19 +261,90 @@ func (t *Reader) Token() (xml.Token, error) {
 	if top.Local == "" {
 		top.Local = "stanza"
 	}
-	return nil, &TooBigError{Name: top, Size: size}
+	return 0, &TooBigError{Name: top, Size: size}
 }
 
-func (t *Reader) token() (xml.Token, error) {
+// Name is the current start or end tag's name, its Space the namespace.
+func (t *Reader) Name() xml.Name { return t.curName }
+
+// Attrs are the current start tag's attributes, namespace declarations
+// included (as encoding/xml reports them: Name.Space "xmlns" for a prefix
+// declaration, Name.Local "xmlns" for the default namespace).
+func (t *Reader) Attrs() []Attr { return t.attrs }
+
+// Attr returns the value of the current start tag's attribute local
+// (without namespace), or nil.
+func (t *Reader) Attr(local string) []byte {
+	for i := range t.attrs {
+		if t.attrs[i].Name.Local == local && t.attrs[i].Name.Space == "" {
+			return t.attrs[i].Value
+		}
+	}
+	return nil
+}
+
+// Text is the current character data.
+func (t *Reader) Text() []byte { return t.buf }
+
+// Skip reads up to the end of the element whose start tag was the last
+// token.
+func (t *Reader) Skip() error {
+	for depth := 1; depth > 0; {
+		k, err := t.Next()
+		if err != nil {
+			return err
+		}
+		switch k {
+		case KindStart:
+			depth++
+		case KindEnd:
+			depth--
+		}
+	}
+	return nil
+}
+
+// StartElement returns the current start tag as an encoding/xml token,
+// which owns its memory.
+func (t *Reader) StartElement() xml.StartElement {
+	se := xml.StartElement{Name: t.curName}
+	if len(t.attrs) > 0 {
+		se.Attr = make([]xml.Attr, len(t.attrs))
+		for i, a := range t.attrs {
+			se.Attr[i] = xml.Attr{Name: a.Name, Value: string(a.Value)}
+		}
+	}
+	return se
+}
+
+// Token returns the next token, as encoding/xml's Decoder.Token would
+// (the token owns its memory). At the top level, an end tag (the
+// stream's close) returns io.EOF.
+func (t *Reader) Token() (xml.Token, error) {
+	k, err := t.Next()
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case KindStart:
+		return t.StartElement(), nil
+	case KindEnd:
+		return xml.EndElement{Name: t.curName}, nil
+	}
+	return xml.CharData(append([]byte{}, t.buf...)), nil
+}
+
+func (t *Reader) token() (Kind, error) {
 	if t.hasPend {
 		t.hasPend = false
 		t.pop()
-		return t.pend, nil
+		t.curName = t.pend
+		return KindEnd, nil
 	}
 	b, err := t.getc()
 	if err != nil {
 		// Only the stream's end tag ends it properly.
-		return nil, unexpected(err)
+		return 0, unexpected(err)
 	}
 	if b != '<' {
 		t.ungetc()
@@ -184,7 +352,7 @@ func (t *Reader) token() (xml.Token, error) {
 	}
 	b, err = t.getc()
 	if err != nil {
-		return nil, unexpected(err)
+		return 0, unexpected(err)
 	}
 	switch b {
 	case '/':
@@ -192,7 +360,7 @@ func (t *Reader) token() (xml.Token, error) {
 	case '!':
 		return t.bang()
 	case '?':
-		return nil, ErrRestricted
+		return 0, ErrRestricted
 	}
 	t.ungetc()
 	return t.startTag()
@@ -205,33 +373,33 @@ func unexpected(err error) error {
 	return err
 }
 
-func (t *Reader) bang() (xml.Token, error) {
+func (t *Reader) bang() (Kind, error) {
 	const cdata = "[CDATA["
 	for i := 0; i < len(cdata); i++ {
 		b, err := t.getc()
 		if err != nil {
-			return nil, unexpected(err)
+			return 0, unexpected(err)
 		}
 		if b != cdata[i] {
-			return nil, ErrRestricted
+			return 0, ErrRestricted
 		}
 	}
 	if len(t.names) == 0 {
-		return nil, t.syntax("CDATA outside an element")
+		return 0, t.syntax("CDATA outside an element")
 	}
 	t.buf = t.buf[:0]
 	for {
 		b, err := t.getc()
 		if err != nil {
-			return nil, unexpected(err)
+			return 0, unexpected(err)
 		}
 		t.keep(b)
 		if n := len(t.buf); n >= 3 && t.buf[n-1] == '>' && t.buf[n-2] == ']' && t.buf[n-3] == ']' {
-			data := t.buf[:n-3]
-			if !utf8.Valid(data) && !t.over {
-				return nil, t.syntax("invalid UTF-8")
+			t.buf = t.buf[:n-3]
+			if !utf8.Valid(t.buf) && !t.over {
+				return 0, t.syntax("invalid UTF-8")
 			}
-			return xml.CharData(append([]byte{}, data...)), nil
+			return KindText, nil
 		}
 	}
 }
@@ -271,6 +439,7 @@ func (t *Reader) name() (prefix, local []byte, err error) {
 			return nil, nil, t.syntax("name too long")
 		}
 		t.buf = append(t.buf, b)
+		t.bulk(&namePlain, maxName-len(t.buf))
 	}
 }
 
@@ -299,39 +468,41 @@ func (t *Reader) space() (byte, error) {
 }
 
 type rawAttr struct {
-	prefix, local, value string
+	prefix, local string
+	start, end    int // the value, in Reader.vals
 }
 
-func (t *Reader) startTag() (xml.Token, error) {
+func (t *Reader) startTag() (Kind, error) {
 	max := t.MaxDepth
 	if max <= 0 {
 		max = 256
 	}
 	if len(t.names) >= max {
-		return nil, t.syntax("elements nested too deep")
+		return 0, t.syntax("elements nested too deep")
 	}
 	p, l, err := t.name()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	prefix, local := t.str(p), t.str(l)
-	attrs := t.attrs[:0]
-	defer func() { t.attrs = attrs[:0] }()
+	raw := t.raw[:0]
+	defer func() { t.raw = raw[:0] }()
+	t.vals = t.vals[:0]
 	selfClose := false
 	for {
 		b, err := t.space()
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		if b == '>' {
 			break
 		}
 		if b == '/' {
 			if b, err = t.getc(); err != nil {
-				return nil, unexpected(err)
+				return 0, unexpected(err)
 			}
 			if b != '>' {
-				return nil, t.syntax("expected > after /")
+				return 0, t.syntax("expected > after /")
 			}
 			selfClose = true
 			break
@@ -339,56 +510,59 @@ func (t *Reader) startTag() (xml.Token, error) {
 		t.ungetc()
 		ap, al, err := t.name()
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		a := rawAttr{prefix: t.str(ap), local: t.str(al)}
 		if b, err = t.space(); err != nil {
-			return nil, err
+			return 0, err
 		}
 		if b != '=' {
-			return nil, t.syntax("attribute without value")
+			return 0, t.syntax("attribute without value")
 		}
 		if b, err = t.space(); err != nil {
-			return nil, err
+			return 0, err
 		}
 		if b != '"' && b != '\'' {
-			return nil, t.syntax("unquoted attribute value")
+			return 0, t.syntax("unquoted attribute value")
 		}
-		v, err := t.value(b)
-		if err != nil {
-			return nil, err
+		if err := t.value(b); err != nil {
+			return 0, err
 		}
-		a.value = v
-		for _, o := range attrs {
+		if t.over {
+			continue // thrown away: keep nothing of an oversized stanza
+		}
+		a.start = len(t.vals)
+		t.vals = append(t.vals, t.buf...)
+		a.end = len(t.vals)
+		for _, o := range raw {
 			if o.prefix == a.prefix && o.local == a.local {
-				return nil, t.syntax("duplicate attribute")
+				return 0, t.syntax("duplicate attribute")
 			}
 		}
-		attrs = append(attrs, a)
+		raw = append(raw, a)
 	}
 	// Namespace declarations first: they apply to this element's own name
 	// and attributes.
 	t.scopes = append(t.scopes, len(t.binds))
-	for _, a := range attrs {
+	for _, a := range raw {
 		switch {
 		case a.prefix == "" && a.local == "xmlns":
-			t.binds = append(t.binds, binding{"", a.value})
+			t.binds = append(t.binds, binding{"", t.str(t.vals[a.start:a.end])})
 		case a.prefix == "xmlns":
-			if a.value == "" {
-				return nil, t.syntax("empty namespace for a prefix")
+			if a.start == a.end {
+				t.scopes = t.scopes[:len(t.scopes)-1]
+				return 0, t.syntax("empty namespace for a prefix")
 			}
-			t.binds = append(t.binds, binding{a.local, a.value})
+			t.binds = append(t.binds, binding{a.local, t.str(t.vals[a.start:a.end])})
 		}
 	}
 	ns, ok := t.lookup(prefix)
 	if !ok {
 		ns = prefix // encoding/xml leaves an unknown prefix as the space
 	}
-	se := xml.StartElement{Name: xml.Name{Space: ns, Local: local}}
-	if len(attrs) > 0 {
-		se.Attr = make([]xml.Attr, len(attrs))
-	}
-	for i, a := range attrs {
+	t.curName = xml.Name{Space: ns, Local: local}
+	t.attrs = t.attrs[:0]
+	for _, a := range raw {
 		n := xml.Name{Space: a.prefix, Local: a.local}
 		switch {
 		case a.prefix == "" || a.prefix == "xmlns":
@@ -399,20 +573,16 @@ func (t *Reader) startTag() (xml.Token, error) {
 				n.Space = v
 			}
 		}
-		se.Attr[i] = xml.Attr{Name: n, Value: a.value}
-	}
-	qname := local
-	if prefix != "" {
-		qname = prefix + ":" + local
+		t.attrs = append(t.attrs, Attr{Name: n, Value: t.vals[a.start:a.end:a.end]})
 	}
 	if len(t.names) == 0 {
-		t.topName = se.Name
+		t.topName = t.curName
 	}
-	t.names = append(t.names, qname)
+	t.names = append(t.names, qname{prefix, local})
 	if selfClose {
-		t.pend, t.hasPend = xml.EndElement{Name: se.Name}, true
+		t.pend, t.hasPend = t.curName, true
 	}
-	return se, nil
+	return KindStart, nil
 }
 
 func (t *Reader) lookup(prefix string) (string, bool) {
@@ -430,62 +600,70 @@ func (t *Reader) pop() {
 	t.scopes = t.scopes[:len(t.scopes)-1]
 }
 
-func (t *Reader) endTag() (xml.Token, error) {
+func (t *Reader) endTag() (Kind, error) {
 	p, l, err := t.name()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	b, err := t.space()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if b != '>' {
-		return nil, t.syntax("bad end tag")
+		return 0, t.syntax("bad end tag")
 	}
 	if len(t.names) == 0 {
 		// Only the stream's own end tag may close the top level.
 		if ns, _ := t.lookup(string(p)); ns == nsStream && string(l) == "stream" {
-			return nil, io.EOF
+			return 0, io.EOF
 		}
-		return nil, t.syntax("unexpected end tag at the top level")
+		return 0, t.syntax("unexpected end tag at the top level")
 	}
-	qname := string(l)
-	if len(p) > 0 {
-		qname = string(p) + ":" + qname
+	open := t.names[len(t.names)-1]
+	if open.prefix != string(p) || open.local != string(l) {
+		return 0, t.syntax("end tag </" + joinName(string(p), string(l)) + "> does not match <" + joinName(open.prefix, open.local) + ">")
 	}
-	if t.names[len(t.names)-1] != qname {
-		return nil, t.syntax("end tag </" + qname + "> does not match <" + t.names[len(t.names)-1] + ">")
-	}
-	ns, ok := t.lookup(t.str(p))
+	ns, ok := t.lookup(open.prefix)
 	if !ok {
-		ns = string(p)
+		ns = open.prefix
 	}
-	e := xml.EndElement{Name: xml.Name{Space: ns, Local: t.str(l)}}
+	t.curName = xml.Name{Space: ns, Local: open.local}
 	t.pop()
-	return e, nil
+	return KindEnd, nil
 }
 
-// value reads an attribute value up to quote q, resolving references.
-func (t *Reader) value(q byte) (string, error) {
+func joinName(prefix, local string) string {
+	if prefix == "" {
+		return local
+	}
+	return prefix + ":" + local
+}
+
+// value reads an attribute value up to quote q into buf, resolving
+// references.
+func (t *Reader) value(q byte) error {
 	t.buf = t.buf[:0]
+	plain := &aposPlain
+	if q == '"' {
+		plain = &quotPlain
+	}
 	for {
+		t.bulk(plain, maxInt)
 		b, err := t.getc()
 		if err != nil {
-			return "", unexpected(err)
+			return unexpected(err)
 		}
 		switch b {
 		case q:
 			if !utf8.Valid(t.buf) && !t.over {
-				return "", t.syntax("invalid UTF-8")
+				return t.syntax("invalid UTF-8")
 			}
-			// Values (addresses, ids) are not interned: they vary, and an
-			// interned table would grow with every peer seen.
-			return string(t.buf), nil
+			return nil
 		case '<':
-			return "", t.syntax("< in attribute value")
+			return t.syntax("< in attribute value")
 		case '&':
 			if err := t.ref(); err != nil {
-				return "", err
+				return err
 			}
 		case '\r':
 			// Line ends as encoding/xml treats them (no attribute-value
@@ -500,15 +678,16 @@ func (t *Reader) value(q byte) (string, error) {
 	}
 }
 
-func (t *Reader) text() (xml.Token, error) {
+func (t *Reader) text() (Kind, error) {
 	t.buf = t.buf[:0]
 	for {
+		t.bulk(&textPlain, maxInt)
 		b, err := t.getc()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		if b == '<' {
 			t.ungetc()
@@ -517,7 +696,7 @@ func (t *Reader) text() (xml.Token, error) {
 		switch b {
 		case '&':
 			if err := t.ref(); err != nil {
-				return nil, err
+				return 0, err
 			}
 		case '\r':
 			// Line-end normalization (XML 1.0 section 2.11).
@@ -530,16 +709,16 @@ func (t *Reader) text() (xml.Token, error) {
 		}
 	}
 	if !utf8.Valid(t.buf) && !t.over {
-		return nil, t.syntax("invalid UTF-8")
+		return 0, t.syntax("invalid UTF-8")
 	}
 	if len(t.names) == 0 {
 		for _, b := range t.buf {
 			if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
-				return nil, t.syntax("text at the stream's top level")
+				return 0, t.syntax("text at the stream's top level")
 			}
 		}
 	}
-	return xml.CharData(append([]byte{}, t.buf...)), nil
+	return KindText, nil
 }
 
 // ref reads a reference after & and appends what it stands for.

@@ -194,3 +194,36 @@ func TestNameTooLong(t *testing.T) {
 	var se *SyntaxError
 	require.ErrorAs(t, err, &se)
 }
+
+func TestNextViewsAndSkip(t *testing.T) {
+	r := newTestReader(`<message from='a@b/c' xmlns:x='urn:x' x:y='1'><x:q><deep>t</deep></x:q><body>a&amp;b</body></message>`)
+	k, err := r.Next()
+	require.NoError(t, err)
+	require.Equal(t, KindStart, k)
+	assert.Equal(t, xml.Name{Space: "jabber:client", Local: "message"}, r.Name())
+	assert.Equal(t, "a@b/c", string(r.Attr("from")))
+	assert.Nil(t, r.Attr("y"), "a namespaced attribute is not Attr's")
+	assert.Equal(t, "urn:x", r.StartElement().Attr[2].Name.Space)
+
+	k, err = r.Next()
+	require.NoError(t, err)
+	require.Equal(t, KindStart, k)
+	assert.Equal(t, xml.Name{Space: "urn:x", Local: "q"}, r.Name())
+	require.NoError(t, r.Skip())
+
+	k, err = r.Next()
+	require.NoError(t, err)
+	require.Equal(t, KindStart, k)
+	assert.Equal(t, "body", r.Name().Local)
+	k, err = r.Next()
+	require.NoError(t, err)
+	require.Equal(t, KindText, k)
+	assert.Equal(t, "a&b", string(r.Text()))
+	for _, want := range []string{"body", "message"} {
+		k, err = r.Next()
+		require.NoError(t, err)
+		require.Equal(t, KindEnd, k)
+		assert.Equal(t, want, r.Name().Local)
+	}
+	assert.Equal(t, 0, r.Depth())
+}
