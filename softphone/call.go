@@ -111,12 +111,15 @@ type answerDecision struct {
 	res  chan error
 }
 
-// dialog is the SIP dialog state (RFC 3261 section 12).
+// dialog is the SIP dialog state (RFC 3261 section 12). The URIs are kept
+// as their text, not as sip.Uri values: a parsed URI is three times the
+// size and holds on to the received header it came from, for every active
+// call, while only the rare in-dialog request needs them parsed (see uri).
 type dialog struct {
-	localURI, remoteURI sip.Uri
+	localURI, remoteURI string
 	localTag, remoteTag string
-	remoteTarget        sip.Uri
-	routeSet            []sip.Uri
+	remoteTarget        string
+	routeSet            []string
 	localSeq            uint32
 	inviteSeq           uint32
 	// peerUpdate: the far end listed UPDATE in Allow (RFC 3311 section
@@ -265,7 +268,7 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 		cd, _ := codecByName(n)
 		codecs = append(codecs, cd)
 	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: int(c.stream.localPort),
 		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv, ssrc: c.stream.ssrc, rtcpMux: c.stream.shared()}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
@@ -500,22 +503,22 @@ func (c *Call) provisional(res *sip.Response) {
 func (c *Call) setDialogUAC(req *sip.Request, res *sip.Response) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.dlg.localURI = req.From().Address
-	c.dlg.localTag, _ = req.From().Params.Get("tag")
-	c.dlg.remoteURI = req.To().Address
+	c.dlg.localURI = req.From().Address.String()
+	c.dlg.localTag = keepParam(req.From().Params, "tag")
+	c.dlg.remoteURI = req.To().Address.String()
 	if to := res.To(); to != nil {
-		c.dlg.remoteTag, _ = to.Params.Get("tag")
+		c.dlg.remoteTag = keepParam(to.Params, "tag")
 	}
 	if ct := res.Contact(); ct != nil {
-		c.dlg.remoteTarget = ct.Address
+		c.dlg.remoteTarget = ct.Address.String()
 	} else {
-		c.dlg.remoteTarget = req.Recipient
+		c.dlg.remoteTarget = req.Recipient.String()
 	}
 	rr := res.GetHeaders("Record-Route")
 	c.dlg.routeSet = nil
 	for i := len(rr) - 1; i >= 0; i-- {
 		if h, ok := rr[i].(*sip.RecordRouteHeader); ok {
-			c.dlg.routeSet = append(c.dlg.routeSet, h.Address)
+			c.dlg.routeSet = append(c.dlg.routeSet, h.Address.String())
 		}
 	}
 	c.dlg.localSeq = req.CSeq().SeqNo
@@ -608,10 +611,11 @@ func (c *Call) inDialog(method sip.RequestMethod) *sip.Request {
 		d.localSeq = c.dlg.localSeq
 	}
 	c.mu.Unlock()
-	req := sip.NewRequest(method, d.remoteTarget)
-	from := &sip.FromHeader{Address: d.localURI, Params: sip.NewParams()}
+	target := uri(d.remoteTarget)
+	req := sip.NewRequest(method, target)
+	from := &sip.FromHeader{Address: uri(d.localURI), Params: sip.NewParams()}
 	from.Params.Add("tag", d.localTag)
-	to := &sip.ToHeader{Address: d.remoteURI, Params: sip.NewParams()}
+	to := &sip.ToHeader{Address: uri(d.remoteURI), Params: sip.NewParams()}
 	if d.remoteTag != "" {
 		to.Params.Add("tag", d.remoteTag)
 	}
@@ -625,15 +629,31 @@ func (c *Call) inDialog(method sip.RequestMethod) *sip.Request {
 	}
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 	for _, r := range d.routeSet {
-		req.AppendHeader(&sip.RouteHeader{Address: r})
+		req.AppendHeader(&sip.RouteHeader{Address: uri(r)})
 	}
 	req.AppendHeader(c.p.contactHeader(c.line))
 	req.AppendHeader(sip.NewHeader("User-Agent", c.p.cfg.UserAgent))
 	req.SetTransport(c.p.tp)
 	if len(d.routeSet) == 0 {
-		req.SetDestination(hostPort(d.remoteTarget, c.p.tp))
+		req.SetDestination(hostPort(target, c.p.tp))
 	}
 	return req
+}
+
+// uri parses a URI the dialog kept as text. It was written by
+// sip.Uri.String from a parsed URI, so it parses again; a failure would
+// leave the zero Uri, which the request then fails on visibly.
+func uri(s string) sip.Uri {
+	var u sip.Uri
+	_ = sip.ParseUri(s, &u)
+	return u
+}
+
+// keepParam is a header parameter's value copied out of the message, so
+// that keeping it does not keep the whole header alive.
+func keepParam(p sip.HeaderParams, name string) string {
+	v, _ := p.Get(name)
+	return strings.Clone(v)
 }
 
 func hostPort(u sip.Uri, tp string) string {
