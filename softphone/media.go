@@ -33,6 +33,14 @@ const (
 	idleResetTicks = 10 // ticks without packets after which playout restarts
 	dtmfFrames     = 5  // 100 ms tone per digit
 	dtmfGapFrames  = 3  // then 60 ms pause
+
+	// framePhases splits a shard's streams into groups whose frames fall
+	// due at evenly spaced instants of the 20 ms frame, the loop waking
+	// once per group: with all streams due at once, a loop serving
+	// thousands of calls worked through them for several milliseconds
+	// (and one sendmmsg burst the receivers then had to absorb), so the
+	// last of them went out late.
+	framePhases = 4
 )
 
 // Stats are a call's media quality figures (RFC 3550 section 6.4).
@@ -82,8 +90,9 @@ type mediaEngine struct {
 // mediaShard is one pacing loop, its shared socket and its streams.
 type mediaShard struct {
 	mu sync.Mutex // guards streams
-	// streams in the order added; a stream is removed when its call ends.
-	streams []*stream
+	// streams by phase of the frame (stream.phase), each in the order
+	// added; a stream is removed when its call ends.
+	streams [framePhases][]*stream
 
 	// sock is the shard's shared port pair, nil in an engine made without
 	// one; q batches the loop's sends to it.
@@ -156,7 +165,15 @@ func (m *mediaEngine) add(s *stream) {
 		return
 	}
 	sh.mu.Lock()
-	sh.streams = append(sh.streams, s)
+	// Join the phase with fewest streams, so the groups stay even.
+	ph := 0
+	for i := range sh.streams {
+		if len(sh.streams[i]) < len(sh.streams[ph]) {
+			ph = i
+		}
+	}
+	s.phase = uint8(ph)
+	sh.streams[ph] = append(sh.streams[ph], s)
 	sh.mu.Unlock()
 	s.shard = sh
 }
@@ -171,9 +188,10 @@ func (m *mediaEngine) remove(s *stream) {
 		return
 	}
 	sh.mu.Lock()
-	for i, x := range sh.streams {
+	group := sh.streams[s.phase]
+	for i, x := range group {
 		if x == s {
-			sh.streams = append(sh.streams[:i], sh.streams[i+1:]...)
+			sh.streams[s.phase] = append(group[:i], group[i+1:]...)
 			break
 		}
 	}
@@ -185,23 +203,28 @@ func (m *mediaEngine) remove(s *stream) {
 func (m *mediaEngine) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, sh := range m.shards {
-		// Spread the shards' ticks over the frame so their bursts of
-		// sends do not coincide.
-		offset := frameDur * time.Duration(i) / time.Duration(len(m.shards))
+		// Spread the shards' ticks over a phase so their bursts of sends
+		// do not coincide.
+		offset := phaseDur * time.Duration(i) / time.Duration(len(m.shards))
 		wg.Go(func() { sh.run(ctx, offset) })
 	}
 	wg.Wait()
 	m.closeSockets()
 }
 
-// run ticks every 20 ms on a monotonic schedule until ctx ends. A frame
-// counts as late when its stream's turn comes more than 5 ms after the
-// tick was due.
+// phaseDur is how often a shard's loop wakes: once per phase of the
+// frame, each time for the streams of that phase.
+const phaseDur = frameDur / framePhases
+
+// run wakes every phaseDur on a monotonic schedule until ctx ends, each
+// time ticking the streams whose phase it is: every stream still ticks
+// once per 20 ms frame. A frame counts as late when its stream's turn
+// comes more than 5 ms after its phase was due.
 func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 	start := time.Now().Add(offset)
 	var n int64
 	var batch []*stream
-	t := time.NewTimer(frameDur + offset)
+	t := time.NewTimer(phaseDur + offset)
 	defer t.Stop()
 	for {
 		select {
@@ -210,15 +233,16 @@ func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 		case <-t.C:
 		}
 		n++
-		due := start.Add(time.Duration(n) * frameDur)
+		due := start.Add(time.Duration(n) * phaseDur)
 		now := time.Now()
-		if now.Sub(due) > 10*frameDur {
-			// The machine stalled: skip ahead instead of sending a burst.
-			start, n = now, 0
-			due = now
+		if behind := now.Sub(due); behind > 10*frameDur {
+			// The machine stalled: skip the frames missed instead of
+			// sending a burst, keeping each stream in its phase.
+			n += int64(behind/frameDur) * framePhases
+			due = start.Add(time.Duration(n) * phaseDur)
 		}
 		sh.mu.Lock()
-		batch = append(batch[:0], sh.streams...)
+		batch = append(batch[:0], sh.streams[n%framePhases]...)
 		sh.mu.Unlock()
 		for k, s := range batch {
 			if k%32 == 0 && k > 0 {
@@ -228,7 +252,7 @@ func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 		}
 		sh.flush()
 		clear(batch)
-		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*frameDur)), 0))
+		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*phaseDur)), 0))
 	}
 }
 
@@ -242,6 +266,10 @@ func (sh *mediaShard) flush() {
 // maxPayload bounds a received audio payload (20 ms of Opus at the
 // bit rates we use, or 40 ms of G.711).
 const maxPayload = 320
+
+// g711Frame is the payload of 20 ms of G.711, the size the jitter
+// buffer's slots start with.
+const g711Frame = 160
 
 // jitterSlot describes one received audio packet; its payload is
 // stream.jbuf[slot*jslot:][:n].
@@ -291,11 +319,13 @@ type stream struct {
 	marker   bool
 	playing  bool
 	haveSeq  bool
-	dtmfSeen bool // lastDTMFTS is set
+	dtmfSeen bool  // lastDTMFTS is set
+	phase    uint8 // which of its shard's groups (mediaShard.streams) it is in; under shardMu
 
 	// receive side
 	slots      [jitterSlots]jitterSlot
-	jbuf       []byte // the slots' payloads, jslot bytes each, sized by the first packet
+	jbuf       []byte // the slots' payloads, jslot bytes each: jmem, or for larger payloads the heap
+	jmem       [jitterSlots * g711Frame]byte
 	jslot      uint16
 	playSeq    uint16
 	idle       int32
@@ -392,9 +422,19 @@ func (s *stream) setSRTP(local, remote sdesCrypto) error {
 // address may be shared with other calls (a media server's one port) or
 // rewritten by a NAT, and only a port of its own is then unambiguous.
 func newStream(c *Call, ip string) (*stream, error) {
+	s := new(stream)
+	if err := initStream(s, c, ip); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// initStream makes a call's stream in s, memory the caller allocated
+// (see callWithStream).
+func initStream(s *stream, c *Call, ip string) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	s := &stream{
+	*s = stream{
 		call: c, dtmfPT: -1, dir: sendrecv,
 		ssrc: binary.BigEndian.Uint32(b[0:4]), seq: binary.BigEndian.Uint16(b[4:6]),
 		ts: binary.BigEndian.Uint32(b[4:8]), marker: true,
@@ -406,14 +446,24 @@ func newStream(c *Call, ip string) (*stream, error) {
 		s.home = m.pick()
 		s.sock = s.home.sock
 		s.localPort = int32(s.sock.port)
-		return s, nil
+		return nil
 	}
 	rc, cc, port, err := listenPair(ip)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.rtpConn, s.rtcpConn, s.localPort = rc, cc, int32(port)
-	return s, nil
+	return nil
+}
+
+// callWithStream is a call and its stream in one allocation. Both live
+// exactly as long (the call points at its stream, the stream at its
+// call), and one larger object is less likely than two smaller ones to
+// share heap spans with the SIP messages that set the call up, whose
+// freed space would otherwise stay held by the call.
+type callWithStream struct {
+	call   Call
+	stream stream
 }
 
 // parseMediaIP is the address an SDP c= line names, four bytes long for
@@ -861,6 +911,12 @@ func (s *stream) slotPayload(sl *jitterSlot) []byte {
 // hold. The first packet sizes them (160 bytes for G.711's 20 ms); a
 // larger one later (Opus varies) grows them once to maxPayload.
 func (s *stream) growJitter(n int) {
+	if s.jbuf == nil && n <= g711Frame {
+		// Every active call receives, so the common case lives in the
+		// stream itself rather than in an allocation of its own.
+		s.jbuf, s.jslot = s.jmem[:], g711Frame
+		return
+	}
 	size := maxPayload
 	if s.jbuf == nil {
 		size = n

@@ -154,10 +154,13 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 
-	c := &Call{p: p, line: p.lineForUser(req.Recipient.User), id: strings.Clone(req.CallID().Value()), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
+	cs := new(callWithStream)
+	c := &cs.call
+	*c = Call{p: p, line: p.lineForUser(req.Recipient.User), id: strings.Clone(req.CallID().Value()), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
 		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
 	ip := p.localIP()
-	if c.stream, err = newStream(c, ip); err != nil {
+	c.stream = &cs.stream
+	if err = initStream(c.stream, c, ip); err != nil {
 		reply(req, tx, 500, "no media port")
 		return
 	}
@@ -184,6 +187,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.dlg.routeSet = append(c.dlg.routeSet, rr.Address.String())
 		}
 	}
+	c.dlg.pack()
 	cancelled := make(chan struct{})
 	if !tx.OnCancel(func(*sip.Request) { close(cancelled) }) {
 		c.stream.close(p.media)

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func main() {
 	nPhones := flag.Int("phones", 2, "phones (SIP sockets, media loops) the lines are spread over; 0 means one per line")
 	flag.StringVar(&heapProfile, "heapprofile", "", "write a heap profile here while the calls are up")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured call period here")
+	flag.StringVar(&traceFile, "trace", "", "write an execution trace of the first 3 s of the measured call period here (go tool trace -pprof=sched shows what kept the pacing loops waiting)")
 	flag.DurationVar(&settle, "settle", time.Second, "wait this long after the last call set-up before measuring (SIP transactions linger 32 s for their timers)")
 	flag.Parse()
 	if heapProfile != "" {
@@ -54,7 +56,7 @@ func main() {
 }
 
 var (
-	heapProfile, cpuProfile string
+	heapProfile, cpuProfile, traceFile string
 	settle                  time.Duration
 )
 
@@ -73,11 +75,16 @@ func heap() uint64 {
 // holds, as RSS would show it) and the live heap objects alone (what the
 // calls keep, without the spans' free space left by freed SIP messages).
 func heapAndLive() (inuse, live uint64) {
+	m := memStats()
+	return m.HeapInuse + m.StackInuse, m.HeapAlloc
+}
+
+func memStats() runtime.MemStats {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse, m.HeapAlloc
+	return m
 }
 
 func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) error {
@@ -128,7 +135,8 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		return err
 	}
 	elapsed, used := time.Since(t0), cpu()-c0
-	h1, l1 := heapAndLive()
+	m1 := memStats()
+	h1, l1 := m1.HeapInuse+m1.StackInuse, m1.HeapAlloc
 	fmt.Printf("lines spread over %d phones (SIP sockets and media loops)\n", nPhones)
 	fmt.Printf("registration: %d lines in %v: %.0f REGISTER/s (digest, 2 transactions each), %.1f µs CPU per registration\n",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(used.Microseconds())/float64(n))
@@ -193,7 +201,8 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		par, setups[len(setups)/2].Round(time.Microsecond), setups[len(setups)*99/100].Round(time.Microsecond))
 
 	time.Sleep(settle)
-	hc, lc := heapAndLive()
+	mc := memStats()
+	hc, lc := mc.HeapInuse+mc.StackInuse, mc.HeapAlloc
 	if heapProfile != "" {
 		f, err := os.Create(heapProfile)
 		if err != nil {
@@ -216,6 +225,17 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 			return err
 		}
 	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		time.AfterFunc(3*time.Second, trace.Stop)
+	}
 	c1, t1 := cpu(), time.Now()
 	time.Sleep(dur)
 	used, elapsed = cpu()-c1, time.Since(t1)
@@ -237,7 +257,8 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	perCall := float64(int64(hc)-int64(h1)) / 1024 / float64(calls)
 	fmt.Printf("  memory per active call, %v after set-up: %.1f KiB beyond two idle lines (both ends in this process: %.1f KiB per end)\n", settle, perCall, perCall/2)
 	liveCall := float64(int64(lc)-int64(l1)) / 1024 / float64(calls)
-	fmt.Printf("  of which live heap objects: %.1f KiB per call (%.1f KiB per end); the rest is free space in spans still in use\n", liveCall, liveCall/2)
+	fmt.Printf("  of which live heap objects: %.1f KiB per call (%.1f KiB per end); the rest is free space in spans still in use (heap %.1f KiB, stacks %.1f KiB per call)\n",
+		liveCall, liveCall/2, (float64(mc.HeapInuse)-float64(m1.HeapInuse)-float64(lc)+float64(l1))/1024/float64(calls), (float64(mc.StackInuse)-float64(m1.StackInuse))/1024/float64(calls))
 
 	// Calls that ended on their own are not in the figures above: say so.
 	ended := map[string]int{}
