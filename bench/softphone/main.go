@@ -57,7 +57,7 @@ func main() {
 
 var (
 	heapProfile, cpuProfile, traceFile string
-	settle                  time.Duration
+	settle                             time.Duration
 )
 
 func cpu() time.Duration {
