@@ -258,7 +258,8 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	}
 	cs := new(callWithStream)
 	c := &cs.call
-	*c = Call{p: p, line: l, id: sip.GenerateTagN(24), dir: Outgoing, remote: target.String(), state: CallDialing,
+	id, remote := packPair(sip.GenerateTagN(24), target.String())
+	*c = Call{p: p, line: l, id: id, dir: Outgoing, remote: remote, state: CallDialing,
 		done: make(chan struct{}), started: time.Now()}
 	ip := p.localIP()
 	if err = initStream(&cs.stream, c, ip); err != nil {
@@ -266,13 +267,8 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	}
 	c.stream = &cs.stream
 	c.stream.setIO(opts.Source, opts.Sink)
-	codecs := make([]codec, 0, len(p.cfg.Codecs))
-	for _, n := range p.cfg.Codecs {
-		cd, _ := codecByName(n)
-		codecs = append(codecs, cd)
-	}
 	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: int(c.stream.localPort),
-		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv, ssrc: c.stream.ssrc, rtcpMux: c.stream.shared()}
+		codecs: p.codecs, dtmfPT: dtmfPT, dir: sendrecv, ssrc: c.stream.ssrc, rtcpMux: c.stream.shared()}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
 	}
@@ -528,6 +524,12 @@ func (c *Call) setDialogUAC(req *sip.Request, res *sip.Response) {
 	c.dlg.inviteSeq = req.CSeq().SeqNo
 	c.dlg.peerUpdate = allowsUpdate(res)
 	c.dlg.pack()
+}
+
+// packPair returns a and b sharing one allocation (see dialog.pack).
+func packPair(a, b string) (string, string) {
+	ab := a + b
+	return ab[:len(a)], ab[len(a):]
 }
 
 // pack puts the dialog's strings into one allocation. They are kept for

@@ -300,6 +300,8 @@ type stream struct {
 	mu         sync.Mutex // guards everything below
 	remote     *net.UDPAddr
 	remoteRTCP *net.UDPAddr // nil while RTCP shares the RTP port (mux)
+	remoteAddr net.UDPAddr  // where remote first points (see configure)
+	remoteIP   [16]byte     // remoteAddr.IP's bytes
 	codec      codec
 	src        audio.Source
 	sink       audio.Sink
@@ -491,7 +493,17 @@ func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
 	}
 	if !s.latched || rm.port == 0 {
 		ip := parseMediaIP(rm.ip)
-		s.remote = &net.UDPAddr{IP: ip, Port: rm.port}
+		if !s.running {
+			// Before the stream joins its loop no send can have queued
+			// s.remote, so the first address may live in the stream
+			// itself; later ones are new values, as a queued send may
+			// still read the old one.
+			s.remoteIP = [16]byte{}
+			s.remoteAddr = net.UDPAddr{IP: s.remoteIP[:copy(s.remoteIP[:], ip)], Port: rm.port}
+			s.remote = &s.remoteAddr
+		} else {
+			s.remote = &net.UDPAddr{IP: ip, Port: rm.port}
+		}
 		s.remoteRTCP = nil
 		if !s.mux {
 			s.remoteRTCP = &net.UDPAddr{IP: ip, Port: rm.rtcp}

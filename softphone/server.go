@@ -143,12 +143,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 488, err.Error())
 		return
 	}
-	ours := make([]codec, 0, len(p.cfg.Codecs))
-	for _, n := range p.cfg.Codecs {
-		cd, _ := codecByName(n)
-		ours = append(ours, cd)
-	}
-	cd, err := choose(rm, ours)
+	cd, err := choose(rm, p.codecs)
 	if err != nil {
 		reply(req, tx, 488, err.Error())
 		return
@@ -156,7 +151,8 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	cs := new(callWithStream)
 	c := &cs.call
-	*c = Call{p: p, line: p.lineForUser(req.Recipient.User), id: strings.Clone(req.CallID().Value()), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
+	id, remote := packPair(req.CallID().Value(), from.Address.String())
+	*c = Call{p: p, line: p.lineForUser(req.Recipient.User), id: id, dir: Incoming, remote: remote, state: CallIncoming,
 		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
 	ip := p.localIP()
 	c.stream = &cs.stream
