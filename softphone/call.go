@@ -111,12 +111,15 @@ type answerDecision struct {
 	res  chan error
 }
 
-// dialog is the SIP dialog state (RFC 3261 section 12).
+// dialog is the SIP dialog state (RFC 3261 section 12). The URIs are kept
+// as their text, not as sip.Uri values: a parsed URI is three times the
+// size and holds on to the received header it came from, for every active
+// call, while only the rare in-dialog request needs them parsed (see uri).
 type dialog struct {
-	localURI, remoteURI sip.Uri
+	localURI, remoteURI string
 	localTag, remoteTag string
-	remoteTarget        sip.Uri
-	routeSet            []sip.Uri
+	remoteTarget        string
+	routeSet            []string
 	localSeq            uint32
 	inviteSeq           uint32
 	// peerUpdate: the far end listed UPDATE in Allow (RFC 3311 section
@@ -253,20 +256,19 @@ func (p *Phone) dial(ctx context.Context, to string, opts *CallOptions, replaces
 	if err != nil {
 		return nil, err
 	}
-	c := &Call{p: p, line: l, id: sip.GenerateTagN(24), dir: Outgoing, remote: target.String(), state: CallDialing,
+	cs := new(callWithStream)
+	c := &cs.call
+	id, remote := packPair(sip.GenerateTagN(24), target.String())
+	*c = Call{p: p, line: l, id: id, dir: Outgoing, remote: remote, state: CallDialing,
 		done: make(chan struct{}), started: time.Now()}
 	ip := p.localIP()
-	if c.stream, err = newStream(c, ip); err != nil {
+	if err = initStream(&cs.stream, c, ip); err != nil {
 		return nil, err
 	}
+	c.stream = &cs.stream
 	c.stream.setIO(opts.Source, opts.Sink)
-	codecs := make([]codec, 0, len(p.cfg.Codecs))
-	for _, n := range p.cfg.Codecs {
-		cd, _ := codecByName(n)
-		codecs = append(codecs, cd)
-	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
-		codecs: codecs, dtmfPT: dtmfPT, dir: sendrecv, ssrc: c.stream.ssrc, rtcpMux: c.stream.shared()}
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: int(c.stream.localPort),
+		codecs: p.codecs, dtmfPT: dtmfPT, dir: sendrecv, ssrc: c.stream.ssrc, rtcpMux: c.stream.shared()}
 	if p.cfg.NoDTMFEvents {
 		c.local.dtmfPT = -1
 	}
@@ -500,27 +502,69 @@ func (c *Call) provisional(res *sip.Response) {
 func (c *Call) setDialogUAC(req *sip.Request, res *sip.Response) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.dlg.localURI = req.From().Address
-	c.dlg.localTag, _ = req.From().Params.Get("tag")
-	c.dlg.remoteURI = req.To().Address
+	c.dlg.localURI = req.From().Address.String()
+	c.dlg.localTag = keepParam(req.From().Params, "tag")
+	c.dlg.remoteURI = req.To().Address.String()
 	if to := res.To(); to != nil {
-		c.dlg.remoteTag, _ = to.Params.Get("tag")
+		c.dlg.remoteTag = keepParam(to.Params, "tag")
 	}
 	if ct := res.Contact(); ct != nil {
-		c.dlg.remoteTarget = ct.Address
+		c.dlg.remoteTarget = ct.Address.String()
 	} else {
-		c.dlg.remoteTarget = req.Recipient
+		c.dlg.remoteTarget = req.Recipient.String()
 	}
 	rr := res.GetHeaders("Record-Route")
 	c.dlg.routeSet = nil
 	for i := len(rr) - 1; i >= 0; i-- {
 		if h, ok := rr[i].(*sip.RecordRouteHeader); ok {
-			c.dlg.routeSet = append(c.dlg.routeSet, h.Address)
+			c.dlg.routeSet = append(c.dlg.routeSet, h.Address.String())
 		}
 	}
 	c.dlg.localSeq = req.CSeq().SeqNo
 	c.dlg.inviteSeq = req.CSeq().SeqNo
 	c.dlg.peerUpdate = allowsUpdate(res)
+	c.dlg.pack()
+}
+
+// packPair returns a and b sharing one allocation (see dialog.pack).
+func packPair(a, b string) (string, string) {
+	ab := a + b
+	return ab[:len(a)], ab[len(a):]
+}
+
+// pack puts the dialog's strings into one allocation. They are kept for
+// the whole call, and one object holds less of the heap than six small
+// ones each pinning a span among the freed SIP messages that set the call
+// up.
+func (d *dialog) pack() {
+	fields := [...]*string{&d.localURI, &d.remoteURI, &d.remoteTarget, &d.localTag, &d.remoteTag}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	for _, r := range d.routeSet {
+		n += len(r)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	for _, r := range d.routeSet {
+		b.WriteString(r)
+	}
+	all, off := b.String(), 0
+	next := func(l int) string {
+		s := all[off : off+l]
+		off += l
+		return s
+	}
+	for _, f := range fields {
+		*f = next(len(*f))
+	}
+	for i, r := range d.routeSet {
+		d.routeSet[i] = next(len(r))
+	}
 }
 
 // allowsUpdate reports whether a message's Allow lists UPDATE.
@@ -608,10 +652,11 @@ func (c *Call) inDialog(method sip.RequestMethod) *sip.Request {
 		d.localSeq = c.dlg.localSeq
 	}
 	c.mu.Unlock()
-	req := sip.NewRequest(method, d.remoteTarget)
-	from := &sip.FromHeader{Address: d.localURI, Params: sip.NewParams()}
+	target := uri(d.remoteTarget)
+	req := sip.NewRequest(method, target)
+	from := &sip.FromHeader{Address: uri(d.localURI), Params: sip.NewParams()}
 	from.Params.Add("tag", d.localTag)
-	to := &sip.ToHeader{Address: d.remoteURI, Params: sip.NewParams()}
+	to := &sip.ToHeader{Address: uri(d.remoteURI), Params: sip.NewParams()}
 	if d.remoteTag != "" {
 		to.Params.Add("tag", d.remoteTag)
 	}
@@ -625,15 +670,31 @@ func (c *Call) inDialog(method sip.RequestMethod) *sip.Request {
 	}
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 	for _, r := range d.routeSet {
-		req.AppendHeader(&sip.RouteHeader{Address: r})
+		req.AppendHeader(&sip.RouteHeader{Address: uri(r)})
 	}
 	req.AppendHeader(c.p.contactHeader(c.line))
 	req.AppendHeader(sip.NewHeader("User-Agent", c.p.cfg.UserAgent))
 	req.SetTransport(c.p.tp)
 	if len(d.routeSet) == 0 {
-		req.SetDestination(hostPort(d.remoteTarget, c.p.tp))
+		req.SetDestination(hostPort(target, c.p.tp))
 	}
 	return req
+}
+
+// uri parses a URI the dialog kept as text. It was written by
+// sip.Uri.String from a parsed URI, so it parses again; a failure would
+// leave the zero Uri, which the request then fails on visibly.
+func uri(s string) sip.Uri {
+	var u sip.Uri
+	_ = sip.ParseUri(s, &u)
+	return u
+}
+
+// keepParam is a header parameter's value copied out of the message, so
+// that keeping it does not keep the whole header alive.
+func keepParam(p sip.HeaderParams, name string) string {
+	v, _ := p.Get(name)
+	return strings.Clone(v)
 }
 
 func hostPort(u sip.Uri, tp string) string {

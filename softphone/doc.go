@@ -49,7 +49,8 @@
 // All methods are safe for concurrent use. sipgo runs each incoming
 // request on a goroutine of its own; the phone's own goroutines are one
 // media loop per core that paces its calls' sending and playout (one timer
-// for all of them), two readers per loop for the RTP port pair its calls
+// for all of them, waking every 5 ms for the quarter of its calls whose
+// frames fall due then), two readers per loop for the RTP port pair its calls
 // share, and one registration refresher. A call needs no goroutine of its
 // own, except one answering an offer that names no SSRC (a=ssrc), which
 // gets a port pair and two readers of its own so that its packets cannot

@@ -22,14 +22,25 @@ import (
 )
 
 const (
-	frameDur       = 20 * time.Millisecond
-	rtcpInterval   = 5 * time.Second
-	rtcpFirst      = time.Second
-	jitterSlots    = 16 // power of two: 320 ms of audio
+	frameDur     = 20 * time.Millisecond
+	rtcpInterval = 5 * time.Second
+	rtcpFirst    = time.Second
+	// jitterSlots is a power of two: 160 ms of audio, four times what
+	// playout starts with. Each slot costs a payload (160 bytes of G.711)
+	// per call, the largest part of an active call's memory.
+	jitterSlots    = 8
 	jitterStart    = 2  // frames buffered before playout starts (40 ms)
 	idleResetTicks = 10 // ticks without packets after which playout restarts
 	dtmfFrames     = 5  // 100 ms tone per digit
 	dtmfGapFrames  = 3  // then 60 ms pause
+
+	// framePhases splits a shard's streams into groups whose frames fall
+	// due at evenly spaced instants of the 20 ms frame, the loop waking
+	// once per group: with all streams due at once, a loop serving
+	// thousands of calls worked through them for several milliseconds
+	// (and one sendmmsg burst the receivers then had to absorb), so the
+	// last of them went out late.
+	framePhases = 4
 )
 
 // Stats are a call's media quality figures (RFC 3550 section 6.4).
@@ -79,8 +90,9 @@ type mediaEngine struct {
 // mediaShard is one pacing loop, its shared socket and its streams.
 type mediaShard struct {
 	mu sync.Mutex // guards streams
-	// streams in the order added; a stream is removed when its call ends.
-	streams []*stream
+	// streams by phase of the frame (stream.phase), each in the order
+	// added; a stream is removed when its call ends.
+	streams [framePhases][]*stream
 
 	// sock is the shard's shared port pair, nil in an engine made without
 	// one; q batches the loop's sends to it.
@@ -153,7 +165,15 @@ func (m *mediaEngine) add(s *stream) {
 		return
 	}
 	sh.mu.Lock()
-	sh.streams = append(sh.streams, s)
+	// Join the phase with fewest streams, so the groups stay even.
+	ph := 0
+	for i := range sh.streams {
+		if len(sh.streams[i]) < len(sh.streams[ph]) {
+			ph = i
+		}
+	}
+	s.phase = uint8(ph)
+	sh.streams[ph] = append(sh.streams[ph], s)
 	sh.mu.Unlock()
 	s.shard = sh
 }
@@ -168,9 +188,10 @@ func (m *mediaEngine) remove(s *stream) {
 		return
 	}
 	sh.mu.Lock()
-	for i, x := range sh.streams {
+	group := sh.streams[s.phase]
+	for i, x := range group {
 		if x == s {
-			sh.streams = append(sh.streams[:i], sh.streams[i+1:]...)
+			sh.streams[s.phase] = append(group[:i], group[i+1:]...)
 			break
 		}
 	}
@@ -182,23 +203,28 @@ func (m *mediaEngine) remove(s *stream) {
 func (m *mediaEngine) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, sh := range m.shards {
-		// Spread the shards' ticks over the frame so their bursts of
-		// sends do not coincide.
-		offset := frameDur * time.Duration(i) / time.Duration(len(m.shards))
+		// Spread the shards' ticks over a phase so their bursts of sends
+		// do not coincide.
+		offset := phaseDur * time.Duration(i) / time.Duration(len(m.shards))
 		wg.Go(func() { sh.run(ctx, offset) })
 	}
 	wg.Wait()
 	m.closeSockets()
 }
 
-// run ticks every 20 ms on a monotonic schedule until ctx ends. A frame
-// counts as late when its stream's turn comes more than 5 ms after the
-// tick was due.
+// phaseDur is how often a shard's loop wakes: once per phase of the
+// frame, each time for the streams of that phase.
+const phaseDur = frameDur / framePhases
+
+// run wakes every phaseDur on a monotonic schedule until ctx ends, each
+// time ticking the streams whose phase it is: every stream still ticks
+// once per 20 ms frame. A frame counts as late when its stream's turn
+// comes more than 5 ms after its phase was due.
 func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 	start := time.Now().Add(offset)
 	var n int64
 	var batch []*stream
-	t := time.NewTimer(frameDur + offset)
+	t := time.NewTimer(phaseDur + offset)
 	defer t.Stop()
 	for {
 		select {
@@ -207,15 +233,16 @@ func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 		case <-t.C:
 		}
 		n++
-		due := start.Add(time.Duration(n) * frameDur)
+		due := start.Add(time.Duration(n) * phaseDur)
 		now := time.Now()
-		if now.Sub(due) > 10*frameDur {
-			// The machine stalled: skip ahead instead of sending a burst.
-			start, n = now, 0
-			due = now
+		if behind := now.Sub(due); behind > 10*frameDur {
+			// The machine stalled: skip the frames missed instead of
+			// sending a burst, keeping each stream in its phase.
+			n += int64(behind/frameDur) * framePhases
+			due = start.Add(time.Duration(n) * phaseDur)
 		}
 		sh.mu.Lock()
-		batch = append(batch[:0], sh.streams...)
+		batch = append(batch[:0], sh.streams[n%framePhases]...)
 		sh.mu.Unlock()
 		for k, s := range batch {
 			if k%32 == 0 && k > 0 {
@@ -225,7 +252,7 @@ func (sh *mediaShard) run(ctx context.Context, offset time.Duration) {
 		}
 		sh.flush()
 		clear(batch)
-		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*frameDur)), 0))
+		t.Reset(max(time.Until(start.Add(time.Duration(n+1)*phaseDur)), 0))
 	}
 }
 
@@ -239,6 +266,10 @@ func (sh *mediaShard) flush() {
 // maxPayload bounds a received audio payload (20 ms of Opus at the
 // bit rates we use, or 40 ms of G.711).
 const maxPayload = 320
+
+// g711Frame is the payload of 20 ms of G.711, the size the jitter
+// buffer's slots start with.
+const g711Frame = 160
 
 // jitterSlot describes one received audio packet; its payload is
 // stream.jbuf[slot*jslot:][:n].
@@ -256,78 +287,113 @@ type jitterSlot struct {
 // when a shared port cannot be told apart safely, has its own port pair
 // and two reader goroutines (rtpConn, rtcpConn).
 type stream struct {
-	call      *Call
-	shardMu   sync.Mutex  // guards shard and removed; taken before a shard's mu
-	shard     *mediaShard // set by mediaEngine.add
-	removed   bool        // mediaEngine.remove ran: a late add must not revive the stream
-	home      *mediaShard // the shard whose shared socket the stream uses
-	sock      *mediaSocket
-	key       sockKey // how sock finds the stream; guarded by sock.mu
-	rtpConn   *net.UDPConn
-	rtcpConn  *net.UDPConn
-	localPort int
-	wg        sync.WaitGroup // the two readers of a stream with its own ports
+	call     *Call
+	shardMu  sync.Mutex  // guards shard and removed; taken before a shard's mu
+	shard    *mediaShard // set by mediaEngine.add
+	home     *mediaShard // the shard whose shared socket the stream uses
+	sock     *mediaSocket
+	key      sockKey // how sock finds the stream; guarded by sock.mu
+	rtpConn  *net.UDPConn
+	rtcpConn *net.UDPConn
+	wg       sync.WaitGroup // the two readers of a stream with its own ports
 
 	mu         sync.Mutex // guards everything below
 	remote     *net.UDPAddr
-	remoteRTCP *net.UDPAddr
-	latched    bool
-	mux        bool // RTCP on the RTP port (RFC 5761)
+	remoteRTCP *net.UDPAddr // nil while RTCP shares the RTP port (mux)
+	remoteAddr net.UDPAddr  // where remote first points (see configure)
+	remoteIP   [16]byte     // remoteAddr.IP's bytes
 	codec      codec
-	dtmfPT     int
-	dir        direction
-	running    bool
-	muted      bool
 	src        audio.Source
 	sink       audio.Sink
-	srcDone    bool
 	ssrc       uint32
-	seq        uint16
 	ts         uint32
-	marker     bool
-	dtmfQueue  []rune
-	dtmfDone   []chan struct{}
-	dtmfTick   int
-	dtmfTS     uint32
-	dtmfEnded  int
+	tsStep     uint32 // RTP clock ticks per frame: 160 at 8 kHz, 960 for Opus
+	seq        uint16
+	dtmfPT     int16 // -1: none
+	dir        direction
+	// Flags, kept together so the struct packs small.
+	removed  bool // mediaEngine.remove ran: a late add must not revive the stream; under shardMu
+	latched  bool
+	mux      bool // RTCP on the RTP port (RFC 5761)
+	running  bool
+	muted    bool
+	srcDone  bool
+	marker   bool
+	playing  bool
+	haveSeq  bool
+	dtmfSeen bool  // lastDTMFTS is set
+	phase    uint8 // which of its shard's groups (mediaShard.streams) it is in; under shardMu
 
 	// receive side
-	slots       [jitterSlots]jitterSlot
-	jbuf        []byte // the slots' payloads, jslot bytes each, sized by the first packet
-	jslot       int
-	playing     bool
-	playSeq     uint16
-	idle        int
-	buffered    int
-	haveSeq     bool
-	baseSeq     uint32
-	maxSeq      uint32 // extended
-	received    uint64
-	transit     int64
-	jitter      float64 // in timestamp units
-	remoteSSRC  uint32
-	lastDTMFTS  uint32
-	lastDTMFSet bool
-	lastSR      uint32
-	lastSRAt    time.Time
-	expPrior    uint64
-	recvPrior   uint64
+	slots      [jitterSlots]jitterSlot
+	jbuf       []byte // the slots' payloads, jslot bytes each: jmem, or for larger payloads the heap
+	jmem       [jitterSlots * g711Frame]byte
+	jslot      uint16
+	playSeq    uint16
+	idle       int32
+	buffered   int32
+	ticks      int32
+	baseSeq    uint32
+	maxSeq     uint32 // extended
+	received   uint64
+	transit    int64
+	jitter     float64 // in timestamp units
+	remoteSSRC uint32
+	lastDTMFTS uint32
+	lastSR     uint32
+	localPort  int32         // the port our SDP names
+	lastSRAt   time.Duration // when lastSR arrived, since monoEpoch; 0 none
+	expPrior   uint64
+	recvPrior  uint64
 
-	stats Stats
-	ticks int
+	stats streamCounters
 
-	// SRTP: rtpOut encrypts RTP and RTCP on the engine's loop (under mu);
-	// rtpIn and rtcpIn belong to the readers: one port's reader each (a
-	// context is not safe for concurrent use). remoteKey is the far end's
-	// key they were made from.
+	// Cold parts, made only by the calls that need them, so that a plain
+	// G.711 call carries no room for them: digits being sent, SRTP keys,
+	// Opus codec state.
+	dtmf *dtmfSender
+	sec  *streamSRTP
+	opus *opusState
+}
+
+// monoEpoch is the origin of the monotonic instants a stream keeps as
+// durations (8 bytes where a time.Time takes 24).
+var monoEpoch = time.Now()
+
+// streamCounters are what Stats reports that the stream does not keep
+// anyway; snapshot makes a Stats from them.
+type streamCounters struct {
+	sent, concealed, late, sendLate, decryptFailures uint64
+	rtt, remoteJitter                                time.Duration
+	remoteLost                                       int64
+	remoteFractionLost                               float64
+}
+
+// dtmfSender is the RFC 4733 digits queued for sending and where the
+// current one is; it exists while digits are queued.
+type dtmfSender struct {
+	queue []rune
+	done  []chan struct{}
+	tick  int
+	ts    uint32
+}
+
+// streamSRTP holds a keyed stream's contexts. rtpOut encrypts RTP and
+// RTCP on the engine's loop (under the stream's mu); rtpIn and rtcpIn
+// belong to the readers: one port's reader each (a context is not safe
+// for concurrent use). remoteKey is the far end's key they were made
+// from. A re-key replaces the whole value, so a reader holding the old
+// one keeps a consistent set.
+type streamSRTP struct {
 	rtpOut, rtpIn, rtcpIn *srtp.Context
 	remoteKey             string
+}
 
-	// Opus: the encoder belongs to the engine's loop, the decoder too
-	// (playout runs there); both under mu.
-	opusEnc *opus.Encoder
-	opusDec *opus.Decoder
-	tsStep  uint32 // RTP clock ticks per frame: 160 at 8 kHz, 960 for Opus
+// opusState is an Opus call's codec state: the encoder belongs to the
+// engine's loop, the decoder too (playout runs there); both under mu.
+type opusState struct {
+	enc *opus.Encoder
+	dec *opus.Decoder
 }
 
 // setSRTP keys the stream; a repeated call with the same far-end key (a
@@ -335,7 +401,7 @@ type stream struct {
 func (s *stream) setSRTP(local, remote sdesCrypto) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rtpOut != nil && s.remoteKey == string(remote.key) {
+	if s.sec != nil && s.sec.remoteKey == string(remote.key) {
 		return nil
 	}
 	out, in, err := srtpContexts(local, remote)
@@ -346,8 +412,7 @@ func (s *stream) setSRTP(local, remote sdesCrypto) error {
 	if err != nil {
 		return err
 	}
-	s.rtpOut, s.rtpIn, s.rtcpIn, s.remoteKey = out, in, in2, string(remote.key)
-	s.stats.SRTP = true
+	s.sec = &streamSRTP{rtpOut: out, rtpIn: in, rtcpIn: in2, remoteKey: string(remote.key)}
 	return nil
 }
 
@@ -359,9 +424,19 @@ func (s *stream) setSRTP(local, remote sdesCrypto) error {
 // address may be shared with other calls (a media server's one port) or
 // rewritten by a NAT, and only a port of its own is then unambiguous.
 func newStream(c *Call, ip string) (*stream, error) {
+	s := new(stream)
+	if err := initStream(s, c, ip); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// initStream makes a call's stream in s, memory the caller allocated
+// (see callWithStream).
+func initStream(s *stream, c *Call, ip string) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	s := &stream{
+	*s = stream{
 		call: c, dtmfPT: -1, dir: sendrecv,
 		ssrc: binary.BigEndian.Uint32(b[0:4]), seq: binary.BigEndian.Uint16(b[4:6]),
 		ts: binary.BigEndian.Uint32(b[4:8]), marker: true,
@@ -372,15 +447,35 @@ func newStream(c *Call, ip string) (*stream, error) {
 	if m := c.p.media; m != nil && m.ip == ip && (c.remoteMedia == nil || c.remoteMedia.ssrc != 0) {
 		s.home = m.pick()
 		s.sock = s.home.sock
-		s.localPort = s.sock.port
-		return s, nil
+		s.localPort = int32(s.sock.port)
+		return nil
 	}
 	rc, cc, port, err := listenPair(ip)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.rtpConn, s.rtcpConn, s.localPort = rc, cc, port
-	return s, nil
+	s.rtpConn, s.rtcpConn, s.localPort = rc, cc, int32(port)
+	return nil
+}
+
+// callWithStream is a call and its stream in one allocation. Both live
+// exactly as long (the call points at its stream, the stream at its
+// call), and one larger object is less likely than two smaller ones to
+// share heap spans with the SIP messages that set the call up, whose
+// freed space would otherwise stay held by the call.
+type callWithStream struct {
+	call   Call
+	stream stream
+}
+
+// parseMediaIP is the address an SDP c= line names, four bytes long for
+// IPv4 (net.ParseIP makes sixteen), as each call keeps one.
+func parseMediaIP(s string) net.IP {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return nil
+	}
+	return net.IP(a.Unmap().AsSlice())
 }
 
 // shared reports whether the stream uses its shard's shared port pair.
@@ -390,26 +485,42 @@ func (s *stream) shared() bool { return s.sock != nil }
 func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.latched || rm.port == 0 {
-		s.remote = &net.UDPAddr{IP: net.ParseIP(rm.ip), Port: rm.port}
-		s.remoteRTCP = &net.UDPAddr{IP: net.ParseIP(rm.ip), Port: rm.rtcp}
-	}
 	if s.sock != nil {
 		s.sock.bind(s, rm)
 		// Both ends said rtcp-mux: RTCP shares the RTP port. A stream of
 		// its own never offers or accepts it.
 		s.mux = rm.rtcpMux
 	}
-	s.codec, s.dtmfPT, s.dir = cd, rm.dtmfPT, dir
-	s.stats.Codec = cd.name
+	if !s.latched || rm.port == 0 {
+		ip := parseMediaIP(rm.ip)
+		if !s.running {
+			// Before the stream joins its loop no send can have queued
+			// s.remote, so the first address may live in the stream
+			// itself; later ones are new values, as a queued send may
+			// still read the old one.
+			s.remoteIP = [16]byte{}
+			s.remoteAddr = net.UDPAddr{IP: s.remoteIP[:copy(s.remoteIP[:], ip)], Port: rm.port}
+			s.remote = &s.remoteAddr
+		} else {
+			s.remote = &net.UDPAddr{IP: ip, Port: rm.port}
+		}
+		s.remoteRTCP = nil
+		if !s.mux {
+			s.remoteRTCP = &net.UDPAddr{IP: ip, Port: rm.rtcp}
+		}
+	} else if !s.mux && s.remoteRTCP == nil {
+		s.remoteRTCP = &net.UDPAddr{IP: parseMediaIP(rm.ip), Port: rm.rtcp}
+	}
+	s.codec, s.dtmfPT, s.dir = cd, int16(rm.dtmfPT), dir
 	s.tsStep = cd.rate / 50
 	if cd.name == "opus" {
 		// telephone-event is offered at 8 kHz; with Opus's 48 kHz clock
 		// digits go by SIP INFO instead.
 		s.dtmfPT = -1
-		if s.opusEnc == nil {
-			s.opusEnc, _ = opus.NewEncoder(audio.SampleRate, 0)
-			s.opusDec, _ = opus.NewDecoder(audio.SampleRate)
+		if s.opus == nil {
+			enc, _ := opus.NewEncoder(audio.SampleRate, 0)
+			dec, _ := opus.NewDecoder(audio.SampleRate)
+			s.opus = &opusState{enc: enc, dec: dec}
 		}
 	}
 }
@@ -463,14 +574,20 @@ func (s *stream) close(m *mediaEngine) {
 		s.wg.Wait()
 	}
 	s.mu.Lock()
-	for _, ch := range s.dtmfDone {
-		close(ch)
+	if s.dtmf != nil {
+		for _, ch := range s.dtmf.done {
+			close(ch)
+		}
+		s.dtmf = nil
 	}
-	s.dtmfDone, s.dtmfQueue = nil, nil
-	if s.opusEnc != nil {
-		s.opusEnc.Close()
-		s.opusDec.Close()
-		s.opusEnc, s.opusDec = nil, nil
+	if s.opus != nil {
+		if s.opus.enc != nil {
+			s.opus.enc.Close()
+		}
+		if s.opus.dec != nil {
+			s.opus.dec.Close()
+		}
+		s.opus = nil
 	}
 	s.mu.Unlock()
 }
@@ -482,7 +599,7 @@ func (s *stream) tick(sh *mediaShard, now time.Time, late bool) {
 	defer s.mu.Unlock()
 	s.ticks++
 	if late {
-		s.stats.SendLate++
+		s.stats.sendLate++
 	}
 	if s.remote != nil && s.remote.Port != 0 && s.dir.sends() {
 		s.sendFrame(sh)
@@ -494,14 +611,14 @@ func (s *stream) tick(sh *mediaShard, now time.Time, late bool) {
 	s.playout(sh)
 	// First report after a second, to get RTT early in short calls; then at
 	// the RFC 3550 minimum interval.
-	first := int(rtcpFirst / frameDur)
-	if s.ticks == first || s.ticks > first && (s.ticks-first)%int(rtcpInterval/frameDur) == 0 {
+	first := int32(rtcpFirst / frameDur)
+	if s.ticks == first || s.ticks > first && (s.ticks-first)%int32(rtcpInterval/frameDur) == 0 {
 		s.sendRTCP(now)
 	}
 }
 
 func (s *stream) sendFrame(sh *mediaShard) {
-	if len(s.dtmfQueue) > 0 && s.dtmfPT >= 0 {
+	if s.dtmf != nil && s.dtmfPT >= 0 {
 		s.sendDTMF(sh)
 		return
 	}
@@ -518,10 +635,10 @@ func (s *stream) sendFrame(sh *mediaShard) {
 	case "PCMA":
 		sh.payload = g711.EncodeALaw(sh.payload[:0], sh.pcm)
 	case "opus":
-		if s.opusEnc == nil {
+		if s.opus == nil || s.opus.enc == nil {
 			return
 		}
-		n, err := s.opusEnc.Encode(sh.pcm, sh.payload[:cap(sh.payload)])
+		n, err := s.opus.enc.Encode(sh.pcm, sh.payload[:cap(sh.payload)])
 		if err != nil {
 			return
 		}
@@ -545,17 +662,17 @@ func (s *stream) writeRTP(sh *mediaShard, pt uint8, ts uint32, payload []byte) {
 	s.marker = false
 	s.seq++
 	b := sh.pkt[:n]
-	if s.rtpOut != nil {
-		if b, err = s.rtpOut.EncryptRTP(sh.enc[:0], b, nil); err != nil {
+	if s.sec != nil {
+		if b, err = s.sec.rtpOut.EncryptRTP(sh.enc[:0], b, nil); err != nil {
 			return
 		}
 	}
 	if s.sock != nil && sh.q != nil && sh.sock == s.sock && sh.q.add(b, s.remote) {
-		s.stats.PacketsSent++
+		s.stats.sent++
 		return
 	}
 	if _, err := s.rtpPort().WriteToUDP(b, s.remote); err == nil {
-		s.stats.PacketsSent++
+		s.stats.sent++
 	}
 }
 
@@ -602,16 +719,17 @@ func dtmfDigit(code uint8) rune {
 // section 2.5): one per frame with growing duration, the end packet three
 // times, then a pause.
 func (s *stream) sendDTMF(sh *mediaShard) {
-	code, _ := dtmfCode(s.dtmfQueue[0])
-	if s.dtmfTick == 0 {
-		s.dtmfTS = s.ts
+	d := s.dtmf
+	code, _ := dtmfCode(d.queue[0])
+	if d.tick == 0 {
+		d.ts = s.ts
 		s.marker = true
 	}
-	s.dtmfTick++
+	d.tick++
 	switch {
-	case s.dtmfTick <= dtmfFrames:
-		dur := uint16(s.dtmfTick * audio.FrameSamples)
-		end := s.dtmfTick == dtmfFrames
+	case d.tick <= dtmfFrames:
+		dur := uint16(d.tick * audio.FrameSamples)
+		end := d.tick == dtmfFrames
 		reps := 1
 		if end {
 			reps = 3
@@ -621,9 +739,9 @@ func (s *stream) sendDTMF(sh *mediaShard) {
 			if end {
 				sh.payload[1] |= 0x80
 			}
-			s.writeRTP(sh, uint8(s.dtmfPT), s.dtmfTS, sh.payload)
+			s.writeRTP(sh, uint8(s.dtmfPT), d.ts, sh.payload)
 		}
-	case s.dtmfTick < dtmfFrames+dtmfGapFrames:
+	case d.tick < dtmfFrames+dtmfGapFrames:
 		clear(sh.pcm)
 		sh.payload = g711.EncodeULaw(sh.payload[:0], sh.pcm)
 		if s.codec.name == "PCMA" {
@@ -631,13 +749,13 @@ func (s *stream) sendDTMF(sh *mediaShard) {
 		}
 		s.writeRTP(sh, s.codec.pt, s.ts, sh.payload)
 	default:
-		s.dtmfQueue = s.dtmfQueue[1:]
-		s.dtmfTick = 0
-		if len(s.dtmfQueue) == 0 {
-			for _, ch := range s.dtmfDone {
+		d.queue = d.queue[1:]
+		d.tick = 0
+		if len(d.queue) == 0 {
+			for _, ch := range d.done {
 				close(ch)
 			}
-			s.dtmfDone = nil
+			s.dtmf = nil
 		}
 		s.marker = true
 	}
@@ -666,8 +784,8 @@ func (s *stream) playout(sh *mediaShard) {
 		switch {
 		case s.codec.name == "PCMA":
 			out = g711.DecodeALaw(out, s.slotPayload(sl))
-		case s.codec.name == "opus" && s.opusDec != nil:
-			n, err := s.opusDec.Decode(s.slotPayload(sl), sh.out)
+		case s.codec.name == "opus" && s.opus != nil && s.opus.dec != nil:
+			n, err := s.opus.dec.Decode(s.slotPayload(sl), sh.out)
 			if err != nil {
 				n = 0
 			}
@@ -688,7 +806,7 @@ func (s *stream) playout(sh *mediaShard) {
 			s.idle = 0
 			return
 		}
-		s.stats.Concealed++
+		s.stats.concealed++
 		clear(sh.out)
 		_ = s.sink.WriteFrame(sh.out)
 	}
@@ -739,10 +857,9 @@ func (s *stream) receiveFrom(p *rtp.Packet, from netip.AddrPort, now time.Time) 
 	s.latched = true
 	s.remoteSSRC = p.SSRC
 	s.updateSeq(p.SequenceNumber)
-	s.stats.PacketsReceived++
 	if s.dtmfPT >= 0 && p.PayloadType == uint8(s.dtmfPT) {
-		if len(p.Payload) >= 4 && p.Payload[1]&0x80 != 0 && (!s.lastDTMFSet || s.lastDTMFTS != p.Timestamp) {
-			s.lastDTMFTS, s.lastDTMFSet = p.Timestamp, true
+		if len(p.Payload) >= 4 && p.Payload[1]&0x80 != 0 && (!s.dtmfSeen || s.lastDTMFTS != p.Timestamp) {
+			s.lastDTMFTS, s.dtmfSeen = p.Timestamp, true
 			dtmf = dtmfDigit(p.Payload[0])
 		}
 		s.mu.Unlock()
@@ -771,7 +888,7 @@ func (s *stream) receiveFrom(p *rtp.Packet, from netip.AddrPort, now time.Time) 
 	}
 	s.transit = transit
 	if s.playing && int16(p.SequenceNumber-s.playSeq) < 0 {
-		s.stats.Late++
+		s.stats.late++
 		s.mu.Unlock()
 		return
 	}
@@ -787,24 +904,31 @@ func (s *stream) receiveFrom(p *rtp.Packet, from netip.AddrPort, now time.Time) 
 	if !sl.valid {
 		s.buffered++
 	}
-	if len(p.Payload) > s.jslot {
+	if len(p.Payload) > int(s.jslot) {
 		s.growJitter(len(p.Payload))
 	}
 	i := int(p.SequenceNumber % jitterSlots)
-	sl.valid, sl.seq, sl.n = true, p.SequenceNumber, uint16(copy(s.jbuf[i*s.jslot:(i+1)*s.jslot], p.Payload))
+	w := int(s.jslot)
+	sl.valid, sl.seq, sl.n = true, p.SequenceNumber, uint16(copy(s.jbuf[i*w:(i+1)*w], p.Payload))
 	s.mu.Unlock()
 }
 
 // slotPayload is the payload buffered in sl, one of s.slots.
 func (s *stream) slotPayload(sl *jitterSlot) []byte {
 	i := int(sl.seq % jitterSlots)
-	return s.jbuf[i*s.jslot:][:sl.n]
+	return s.jbuf[i*int(s.jslot):][:sl.n]
 }
 
 // growJitter makes the slots hold n-byte payloads, keeping what they
 // hold. The first packet sizes them (160 bytes for G.711's 20 ms); a
 // larger one later (Opus varies) grows them once to maxPayload.
 func (s *stream) growJitter(n int) {
+	if s.jbuf == nil && n <= g711Frame {
+		// Every active call receives, so the common case lives in the
+		// stream itself rather than in an allocation of its own.
+		s.jbuf, s.jslot = s.jmem[:], g711Frame
+		return
+	}
 	size := maxPayload
 	if s.jbuf == nil {
 		size = n
@@ -812,10 +936,10 @@ func (s *stream) growJitter(n int) {
 	buf := make([]byte, jitterSlots*size)
 	for i := range s.slots {
 		if sl := &s.slots[i]; sl.valid {
-			copy(buf[i*size:], s.jbuf[i*s.jslot:][:sl.n])
+			copy(buf[i*size:], s.jbuf[i*int(s.jslot):][:sl.n])
 		}
 	}
-	s.jbuf, s.jslot = buf, size
+	s.jbuf, s.jslot = buf, uint16(size)
 }
 
 // updateSeq keeps the extended highest sequence number (RFC 3550 A.1,
@@ -872,15 +996,15 @@ func (s *stream) sendRTCP(now time.Time) {
 		rr := rtcp.ReceptionReport{SSRC: s.remoteSSRC, FractionLost: frac,
 			TotalLost: uint32(max(s.lostLocked(), 0)) & 0xFFFFFF, LastSequenceNumber: s.maxSeq,
 			Jitter: uint32(s.jitter), LastSenderReport: s.lastSR}
-		if !s.lastSRAt.IsZero() {
-			rr.Delay = uint32(now.Sub(s.lastSRAt).Seconds() * 65536)
+		if s.lastSRAt != 0 {
+			rr.Delay = uint32((now.Sub(monoEpoch) - s.lastSRAt).Seconds() * 65536)
 		}
 		blocks = append(blocks, rr)
 	}
 	var pkt rtcp.Packet
-	if s.stats.PacketsSent > 0 {
+	if s.stats.sent > 0 {
 		pkt = &rtcp.SenderReport{SSRC: s.ssrc, NTPTime: ntpTime(now), RTPTime: s.ts,
-			PacketCount: uint32(s.stats.PacketsSent), OctetCount: uint32(s.stats.PacketsSent * 160), Reports: blocks}
+			PacketCount: uint32(s.stats.sent), OctetCount: uint32(s.stats.sent * 160), Reports: blocks}
 	} else {
 		pkt = &rtcp.ReceiverReport{SSRC: s.ssrc, Reports: blocks}
 	}
@@ -888,8 +1012,8 @@ func (s *stream) sendRTCP(now time.Time) {
 	if err != nil {
 		return
 	}
-	if s.rtpOut != nil {
-		if b, err = s.rtpOut.EncryptRTCP(nil, b, nil); err != nil {
+	if s.sec != nil {
+		if b, err = s.sec.rtpOut.EncryptRTCP(nil, b, nil); err != nil {
 			return
 		}
 	}
@@ -924,9 +1048,10 @@ func (s *stream) readRTCP() {
 // what it says about our stream.
 func (s *stream) onRTCP(data []byte, from netip.AddrPort, now time.Time) {
 	s.mu.Lock()
-	in := s.rtcpIn
+	sec := s.sec
 	s.mu.Unlock()
-	if in != nil {
+	if sec != nil {
+		in := sec.rtcpIn
 		var err error
 		if data, err = in.DecryptRTCP(nil, data, nil); err != nil {
 			return
@@ -946,7 +1071,7 @@ func (s *stream) onRTCP(data []byte, from netip.AddrPort, now time.Time) {
 		switch p := p.(type) {
 		case *rtcp.SenderReport:
 			s.lastSR = uint32(p.NTPTime >> 16)
-			s.lastSRAt = now
+			s.lastSRAt = max(now.Sub(monoEpoch), 1)
 			reports = p.Reports
 		case *rtcp.ReceiverReport:
 			reports = p.Reports
@@ -955,14 +1080,14 @@ func (s *stream) onRTCP(data []byte, from netip.AddrPort, now time.Time) {
 			if r.SSRC != s.ssrc {
 				continue
 			}
-			s.stats.RemoteLost = int64(r.TotalLost)
-			s.stats.RemoteFractionLost = float64(r.FractionLost) / 256
-			s.stats.RemoteJitter = time.Duration(float64(r.Jitter) / float64(max(s.codec.rate, 1)) * float64(time.Second))
+			s.stats.remoteLost = int64(r.TotalLost)
+			s.stats.remoteFractionLost = float64(r.FractionLost) / 256
+			s.stats.remoteJitter = time.Duration(float64(r.Jitter) / float64(max(s.codec.rate, 1)) * float64(time.Second))
 			if r.LastSenderReport != 0 {
 				nowNTP := uint32(ntpTime(now) >> 16)
 				rtt := int64(nowNTP) - int64(r.LastSenderReport) - int64(r.Delay)
 				if rtt >= 0 {
-					s.stats.RTT = time.Duration(rtt * int64(time.Second) / 65536)
+					s.stats.rtt = time.Duration(rtt * int64(time.Second) / 65536)
 				}
 			}
 		}
@@ -973,8 +1098,11 @@ func (s *stream) onRTCP(data []byte, from netip.AddrPort, now time.Time) {
 func (s *stream) snapshot() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.stats
-	st.PacketsLost = s.lostLocked()
+	c := &s.stats
+	st := Stats{Codec: s.codec.name, PacketsSent: c.sent, PacketsReceived: s.received,
+		PacketsLost: s.lostLocked(), Concealed: c.concealed, Late: c.late, RTT: c.rtt,
+		RemoteLost: c.remoteLost, RemoteFractionLost: c.remoteFractionLost, RemoteJitter: c.remoteJitter,
+		SendLate: c.sendLate, SRTP: s.sec != nil, DecryptFailures: c.decryptFailures}
 	rate := float64(s.codec.rate)
 	if rate == 0 {
 		rate = audio.SampleRate
@@ -990,8 +1118,11 @@ func (s *stream) queueDTMF(digits []rune) chan struct{} {
 		return nil
 	}
 	ch := make(chan struct{})
-	s.dtmfQueue = append(s.dtmfQueue, digits...)
-	s.dtmfDone = append(s.dtmfDone, ch)
+	if s.dtmf == nil {
+		s.dtmf = &dtmfSender{}
+	}
+	s.dtmf.queue = append(s.dtmf.queue, digits...)
+	s.dtmf.done = append(s.dtmf.done, ch)
 	return ch
 }
 

@@ -43,11 +43,14 @@ type Phone struct {
 	// through the SIP stack, so they end before it closes.
 	handlers sync.WaitGroup
 
-	ua    *sipgo.UserAgent
-	srv   *sipgo.Server
-	flow  atomic.Pointer[sipFlow] // where SIP leaves from; replaced by moveTo
-	tp    string                  // "UDP", "TCP", "TLS"
-	media *mediaEngine
+	ua   *sipgo.UserAgent
+	srv  *sipgo.Server
+	flow atomic.Pointer[sipFlow] // where SIP leaves from; replaced by moveTo
+	tp   string                  // "UDP", "TCP", "TLS"
+	// codecs are Config.Codecs resolved, in order: what we offer. Calls
+	// share the slice (read only) rather than keeping a copy each.
+	codecs []codec
+	media  *mediaEngine
 
 	lines []*line // lines[0] is Config.Account; fixed after New
 
@@ -87,6 +90,10 @@ func New(cfg Config) (*Phone, error) {
 		parser:   sip.NewParser(),
 		sockLost: make(chan struct{}, 1),
 		stunWait: map[stun.TxID]chan stunResult{},
+	}
+	for _, n := range cfg.Codecs {
+		cd, _ := codecByName(n)
+		p.codecs = append(p.codecs, cd)
 	}
 	routeSipgoLog()
 	for _, a := range append([]Account{cfg.Account}, cfg.Lines...) {

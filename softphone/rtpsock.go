@@ -352,13 +352,13 @@ type rtpReader struct {
 // onRTP decrypts, parses and delivers one RTP datagram to s.
 func (rd *rtpReader) onRTP(s *stream, data []byte, from netip.AddrPort, now time.Time) {
 	s.mu.Lock()
-	in := s.rtpIn
+	sec := s.sec
 	s.mu.Unlock()
-	if in != nil {
+	if sec != nil {
 		var err error
-		if data, err = in.DecryptRTP(rd.dec[:0], data, nil); err != nil {
+		if data, err = sec.rtpIn.DecryptRTP(rd.dec[:0], data, nil); err != nil {
 			s.mu.Lock()
-			s.stats.DecryptFailures++
+			s.stats.decryptFailures++
 			s.mu.Unlock()
 			return
 		}

@@ -58,8 +58,8 @@ func TestSharedSocketRoutesBySSRC(t *testing.T) {
 	peer := peerSocket(t)
 	a := sharedStream(t, m, &remoteMedia{ip: "127.0.0.1", port: 4000, rtcp: 4001, ssrc: 111})
 	b := sharedStream(t, m, &remoteMedia{ip: "127.0.0.1", port: 4000, rtcp: 4001, ssrc: 222})
-	assert.Equal(t, port, a.localPort)
-	assert.Equal(t, port, b.localPort)
+	assert.Equal(t, port, int(a.localPort))
+	assert.Equal(t, port, int(b.localPort))
 	for i := range 3 {
 		sendRTP(t, peer, port, 111, uint16(i))
 	}
@@ -158,7 +158,7 @@ func TestNewStreamSharesWhenUnambiguous(t *testing.T) {
 	defer without.rtpConn.Close()
 	defer without.rtcpConn.Close()
 	assert.False(t, without.shared())
-	assert.NotEqual(t, m.shards[0].sock.port, without.localPort)
+	assert.NotEqual(t, m.shards[0].sock.port, int(without.localPort))
 	assert.Zero(t, without.localPort%2)
 }
 

@@ -188,15 +188,37 @@ func parseSDP(b []byte) (*remoteMedia, error) {
 		if rm.port < 0 || rm.port > 65535 {
 			return nil, fmt.Errorf("%w: port %d", ErrBadSDP, rm.port)
 		}
+		rm.keepOwnCopies()
 		return rm, nil
 	}
 	return nil, fmt.Errorf("%w: no audio stream", ErrBadSDP)
 }
 
+// keepOwnCopies replaces the strings rm shares with the parsed text by
+// copies (the codec names we know by our own constants): a call keeps its
+// remoteMedia, and a substring would keep the whole description alive.
+func (rm *remoteMedia) keepOwnCopies() {
+	rm.ip = strings.Clone(rm.ip)
+	for i := range rm.codecs {
+		oc := &rm.codecs[i]
+		if cd, ok := codecByName(oc.name); ok && cd.name == oc.name {
+			oc.name = cd.name
+		} else {
+			oc.name = strings.Clone(oc.name)
+		}
+	}
+	for i := range rm.cryptos {
+		rm.cryptos[i].suite = strings.Clone(rm.cryptos[i].suite)
+	}
+}
+
+// parseDirection returns our constant, not key itself: a call keeps the
+// direction, and key is a substring of the whole description.
 func parseDirection(key string) (direction, bool) {
-	switch d := direction(key); d {
-	case sendrecv, sendonly, recvonly, inactive:
-		return d, true
+	for _, d := range [...]direction{sendrecv, sendonly, recvonly, inactive} {
+		if string(d) == key {
+			return d, true
+		}
 	}
 	return "", false
 }

@@ -163,25 +163,24 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 488, err.Error())
 		return
 	}
-	ours := make([]codec, 0, len(p.cfg.Codecs))
-	for _, n := range p.cfg.Codecs {
-		cd, _ := codecByName(n)
-		ours = append(ours, cd)
-	}
-	cd, err := choose(rm, ours)
+	cd, err := choose(rm, p.codecs)
 	if err != nil {
 		reply(req, tx, 488, err.Error())
 		return
 	}
 
-	c := &Call{p: p, line: p.lineForUser(req.Recipient.User), id: req.CallID().Value(), dir: Incoming, remote: from.Address.String(), state: CallIncoming,
+	cs := new(callWithStream)
+	c := &cs.call
+	id, remote := packPair(req.CallID().Value(), from.Address.String())
+	*c = Call{p: p, line: p.lineForUser(req.Recipient.User), id: id, dir: Incoming, remote: remote, state: CallIncoming,
 		done: make(chan struct{}), started: time.Now(), answer: make(chan answerDecision), remoteMedia: rm}
 	ip := p.localIP()
-	if c.stream, err = newStream(c, ip); err != nil {
+	c.stream = &cs.stream
+	if err = initStream(c.stream, c, ip); err != nil {
 		reply(req, tx, 500, "no media port")
 		return
 	}
-	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: c.stream.localPort,
+	c.local = localMedia{sessionID: uint64(randUint32()), version: 1, ip: ip, port: int(c.stream.localPort),
 		codecs: []codec{cd}, dtmfPT: rm.dtmfPT, dir: rm.dir.answer(sendrecv),
 		ssrc: c.stream.ssrc, rtcpMux: c.stream.shared() && rm.rtcpMux}
 	if p.cfg.NoDTMFEvents {
@@ -195,15 +194,16 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	tag := sip.GenerateTagN(16)
 	treq := req.Clone()
 	treq.To().Params.Add("tag", tag)
-	c.dlg = dialog{localURI: req.To().Address, localTag: tag, remoteURI: from.Address, remoteTarget: contact.Address,
-		localSeq: randUint32() & 0x7FFF}
-	c.dlg.remoteTag, _ = from.Params.Get("tag")
+	c.dlg = dialog{localURI: req.To().Address.String(), localTag: tag, remoteURI: from.Address.String(),
+		remoteTarget: contact.Address.String(), localSeq: randUint32() & 0x7FFF}
+	c.dlg.remoteTag = keepParam(from.Params, "tag")
 	c.dlg.peerUpdate = allowsUpdate(req)
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sip.RecordRouteHeader); ok {
-			c.dlg.routeSet = append(c.dlg.routeSet, rr.Address)
+			c.dlg.routeSet = append(c.dlg.routeSet, rr.Address.String())
 		}
 	}
+	c.dlg.pack()
 	cancelled := make(chan struct{})
 	if !tx.OnCancel(func(*sip.Request) { close(cancelled) }) {
 		c.stream.close(p.media)
@@ -373,7 +373,7 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	body := c.local.marshal()
 	if ct := req.Contact(); ct != nil {
-		c.dlg.remoteTarget = ct.Address
+		c.dlg.remoteTarget = ct.Address.String()
 	}
 	c.remoteMedia = rm
 	if req.Method == sip.INVITE && allowsUpdate(req) {

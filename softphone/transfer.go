@@ -60,7 +60,7 @@ func (c *Call) TransferTo(ctx context.Context, other *Call) error {
 	// At the receiver of Replaces (other's far end), to-tag is its local tag
 	// (our remote tag) and from-tag its remote tag (ours).
 	replaces := other.id + ";to-tag=" + d.remoteTag + ";from-tag=" + d.localTag
-	target := d.remoteURI
+	target := uri(d.remoteURI)
 	target.Headers = nil
 	target.UriParams = nil
 	uri := target.String() + "?Replaces=" + url.QueryEscape(replaces)

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,16 +42,22 @@ func main() {
 	nPhones := flag.Int("phones", 2, "phones (SIP sockets, media loops) the lines are spread over; 0 means one per line")
 	flag.StringVar(&heapProfile, "heapprofile", "", "write a heap profile here while the calls are up")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured call period here")
+	flag.StringVar(&traceFile, "trace", "", "write an execution trace of the first 3 s of the measured call period here (go tool trace -pprof=sched shows what kept the pacing loops waiting)")
 	flag.DurationVar(&settle, "settle", time.Second, "wait this long after the last call set-up before measuring (SIP transactions linger 32 s for their timers)")
 	flag.Parse()
+	if heapProfile != "" {
+		// Sample finely: the default (one sample per 512 KiB) cannot tell
+		// apart the few hundred bytes each call keeps.
+		runtime.MemProfileRate = 256
+	}
 	if err := run(*lines, *calls, *dur, *par, *nPhones, *withSipp); err != nil {
 		log.Fatal(err)
 	}
 }
 
 var (
-	heapProfile, cpuProfile string
-	settle                  time.Duration
+	heapProfile, cpuProfile, traceFile string
+	settle                             time.Duration
 )
 
 func cpu() time.Duration {
@@ -60,11 +67,24 @@ func cpu() time.Duration {
 }
 
 func heap() uint64 {
+	h, _ := heapAndLive()
+	return h
+}
+
+// heapAndLive returns the heap spans and stacks in use (what the process
+// holds, as RSS would show it) and the live heap objects alone (what the
+// calls keep, without the spans' free space left by freed SIP messages).
+func heapAndLive() (inuse, live uint64) {
+	m := memStats()
+	return m.HeapInuse + m.StackInuse, m.HeapAlloc
+}
+
+func memStats() runtime.MemStats {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return m
 }
 
 func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) error {
@@ -115,7 +135,8 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		return err
 	}
 	elapsed, used := time.Since(t0), cpu()-c0
-	h1 := heap()
+	m1 := memStats()
+	h1, l1 := m1.HeapInuse+m1.StackInuse, m1.HeapAlloc
 	fmt.Printf("lines spread over %d phones (SIP sockets and media loops)\n", nPhones)
 	fmt.Printf("registration: %d lines in %v: %.0f REGISTER/s (digest, 2 transactions each), %.1f µs CPU per registration\n",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(used.Microseconds())/float64(n))
@@ -126,6 +147,9 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	// Calls: line 2i calls line 2i+1.
 	var mu sync.Mutex
 	var setups []time.Duration
+	// One frame per direction for all calls, as SIPp replays one pcap:
+	// the sources only read it.
+	toneOut, toneBack := newLoopFrame(400), newLoopFrame(1000)
 	active := make([]*softphone.Call, calls)
 	answered := make(chan struct{}, 2*calls)
 	stopAnswer := make(chan struct{})
@@ -139,7 +163,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 			for {
 				for _, c := range callee.Calls() {
 					if c.Direction() == softphone.Incoming && c.State() == softphone.CallIncoming {
-						if c.Answer(ctx, &softphone.CallOptions{Source: newLoopFrame(1000)}) == nil {
+						if c.Answer(ctx, &softphone.CallOptions{Source: toneBack}) == nil {
 							answered <- struct{}{}
 						}
 					}
@@ -154,7 +178,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	}
 	err = forEach(calls, par, func(i int) error {
 		start := time.Now()
-		c, err := phoneOf(2*i).Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: newLoopFrame(400), Line: users[2*i].Name})
+		c, err := phoneOf(2*i).Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: toneOut, Line: users[2*i].Name})
 		if err != nil {
 			return err
 		}
@@ -177,7 +201,8 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		par, setups[len(setups)/2].Round(time.Microsecond), setups[len(setups)*99/100].Round(time.Microsecond))
 
 	time.Sleep(settle)
-	hc := heap()
+	mc := memStats()
+	hc, lc := mc.HeapInuse+mc.StackInuse, mc.HeapAlloc
 	if heapProfile != "" {
 		f, err := os.Create(heapProfile)
 		if err != nil {
@@ -200,6 +225,17 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 			return err
 		}
 	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		time.AfterFunc(3*time.Second, trace.Stop)
+	}
 	c1, t1 := cpu(), time.Now()
 	time.Sleep(dur)
 	used, elapsed = cpu()-c1, time.Since(t1)
@@ -220,6 +256,9 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		pct(after.late-before.late, sent), pct(uint64(max(after.lost-before.lost, 0)), recv), pct(after.concealed-before.concealed, recv))
 	perCall := float64(int64(hc)-int64(h1)) / 1024 / float64(calls)
 	fmt.Printf("  memory per active call, %v after set-up: %.1f KiB beyond two idle lines (both ends in this process: %.1f KiB per end)\n", settle, perCall, perCall/2)
+	liveCall := float64(int64(lc)-int64(l1)) / 1024 / float64(calls)
+	fmt.Printf("  of which live heap objects: %.1f KiB per call (%.1f KiB per end); the rest is free space in spans still in use (heap %.1f KiB, stacks %.1f KiB per call)\n",
+		liveCall, liveCall/2, (float64(mc.HeapInuse)-float64(m1.HeapInuse)-float64(lc)+float64(l1))/1024/float64(calls), (float64(mc.StackInuse)-float64(m1.StackInuse))/1024/float64(calls))
 
 	// Calls that ended on their own are not in the figures above: say so.
 	ended := map[string]int{}
@@ -244,7 +283,8 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 
 // loopFrame is a tone whose period divides a 20 ms frame (400 Hz, 1 kHz
 // at 8 kHz), computed once and repeated: a continuous tone at the cost of
-// a copy, as SIPp replays a recording rather than synthesising.
+// a copy, as SIPp replays a recording rather than synthesising. It is
+// only read, so every call may share one.
 type loopFrame []int16
 
 func newLoopFrame(hz float64) loopFrame {
