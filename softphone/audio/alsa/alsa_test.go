@@ -74,6 +74,34 @@ func TestPlaybackWritesTone(t *testing.T) {
 	assert.Zero(t, misses, "no frame holds a 440 Hz tone")
 }
 
+// A Playback fed faster than its device drops frames rather than wait;
+// every frame written is either played or counted as dropped.
+func TestPlaybackDropsWhatItCannotQueue(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	out := filepath.Join(t.TempDir(), "out.raw")
+	pb, err := alsa.OpenPlayback(context.Background(), "file:FILE="+out+",FORMAT=raw", &alsa.Options{Queue: 1})
+	require.NoError(t, err)
+	const frames = 1000
+	tone := &audio.Tone{Frequency: 1000}
+	f := make([]int16, audio.FrameSamples)
+	for range frames {
+		require.NoError(t, tone.ReadFrame(f))
+		require.NoError(t, pb.WriteFrame(f))
+	}
+	require.NoError(t, pb.Close())
+
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	played := rawFrames(t, b)
+	assert.Equal(t, frames, len(played)+int(pb.Stats().Dropped), "played + dropped = written")
+	det := &audio.ToneDetector{Frequency: 1000}
+	for _, f := range played {
+		require.NoError(t, det.WriteFrame(f))
+	}
+	_, hits := det.Counts()
+	assert.Equal(t, len(played), hits, "every frame played is a whole frame of the tone")
+}
+
 // capturePCM defines a PCM "tap" that captures the samples of in and
 // writes what is played to out.
 func capturePCM(in, out string) string {
