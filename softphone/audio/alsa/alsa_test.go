@@ -170,6 +170,7 @@ func TestBadDevice(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"no-such-device"`, "the error names the device")
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), "Unknown PCM", "the error carries ALSA's reason")
 
 	_, err = alsa.OpenCapture(context.Background(), "no-such-device", nil)
 	require.Error(t, err)
@@ -178,6 +179,7 @@ func TestBadDevice(t *testing.T) {
 	_, err = alsa.OpenPlayback(context.Background(), "tap", &alsa.Options{Definitions: "pcm.tap {"})
 	require.Error(t, err, "broken definitions are reported")
 	assert.Contains(t, err.Error(), `"tap"`)
+	assert.Contains(t, err.Error(), "Unexpected char", "the error carries ALSA's reason")
 }
 
 func TestOpenCanceled(t *testing.T) {

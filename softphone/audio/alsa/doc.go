@@ -16,4 +16,10 @@
 // counts them in Stats. ALSA's plug layer converts the 8000 Hz mono 16-bit
 // frames to what the device takes, so a device name should reach it: the
 // "default" device does, "hw:0" does not but "plughw:0" does.
+//
+// ALSA explains a failure only through a process-wide error handler that
+// prints to stderr. Once a device is opened, this package takes that
+// handler over and puts the explanation into the error it returns
+// instead, e.g. `alsa: open playback "x" (Unknown PCM x): no such file or
+// directory`.
 package alsa

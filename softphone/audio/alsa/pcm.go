@@ -4,8 +4,32 @@ package alsa
 
 /*
 #cgo pkg-config: alsa
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <alsa/asoundlib.h>
+
+// ALSA reports why an open failed only through its error handler, which
+// prints to stderr by default. keep_error keeps the first message per
+// thread instead, so the Go error can carry it.
+static __thread char first_error[256];
+
+static void keep_error(const char *file, int line, const char *function, int err, const char *fmt, ...) {
+	if (first_error[0] != 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(first_error, sizeof first_error, fmt, ap);
+	va_end(ap);
+}
+
+static void keep_errors(void) {
+	snd_lib_error_set_handler((snd_lib_error_handler_t)keep_error);
+}
+
+static void clear_error(void) { first_error[0] = 0; }
+
+static const char *get_error(void) { return first_error; }
 
 // open_pcm opens name, read from the system configuration with defs (ALSA
 // configuration text, may be NULL) loaded on top, without blocking on a busy
@@ -48,6 +72,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -93,7 +119,9 @@ func (o *Options) withDefaults() Options {
 // Stats counts what went wrong on a device since it was opened.
 type Stats struct {
 	// Xruns is how many times ALSA ran out of frames to play (underrun) or
-	// of room for captured ones (overrun) and the device was recovered.
+	// of room for captured ones (overrun), or was suspended, and the device
+	// was recovered. A Playback given no frames for longer than its
+	// latency underruns: between calls that is expected.
 	Xruns uint64
 	// Dropped is how many frames written to a Playback found its queue full
 	// and were not played.
@@ -105,6 +133,10 @@ type Stats struct {
 
 // ErrClosed is returned for frames written to or read from a closed device.
 var ErrClosed = errors.New("alsa: device closed")
+
+// keepErrors routes ALSA's messages, for the whole process, away from
+// stderr into the errors that openPCM returns.
+var keepErrors = sync.OnceFunc(func() { C.keep_errors() })
 
 // pcm is an open ALSA PCM set to the frames of package audio.
 type pcm struct {
@@ -127,13 +159,23 @@ func openPCM(ctx context.Context, device string, stream C.snd_pcm_stream_t, o Op
 		defs = C.CString(o.Definitions)
 		defer C.free(unsafe.Pointer(defs))
 	}
+	keepErrors()
+	// ALSA's message is kept in the opening thread: stay on it.
+	runtime.LockOSThread()
+	C.clear_error()
 	var p *C.snd_pcm_t
-	if rc := C.open_pcm(&p, name, stream, defs); rc < 0 {
+	rc := C.open_pcm(&p, name, stream, defs)
+	detail := C.GoString(C.get_error())
+	runtime.UnlockOSThread()
+	if rc < 0 {
+		if detail != "" {
+			return nil, fmt.Errorf("alsa: open %s %q (%s): %w", what, device, detail, alsaError(rc))
+		}
 		return nil, fmt.Errorf("alsa: open %s %q: %w", what, device, alsaError(rc))
 	}
 	// soft_resample 1 lets the plug layer convert rate, format and channels
 	// to the device's; ALSA rounds the latency to what the device can do.
-	rc := C.snd_pcm_set_params(p, C.SND_PCM_FORMAT_S16_LE, C.SND_PCM_ACCESS_RW_INTERLEAVED,
+	rc = C.snd_pcm_set_params(p, C.SND_PCM_FORMAT_S16_LE, C.SND_PCM_ACCESS_RW_INTERLEAVED,
 		1, audio.SampleRate, 1, C.uint(o.Latency/time.Microsecond))
 	if rc < 0 {
 		C.snd_pcm_close(p)
