@@ -182,6 +182,37 @@ func TestBadDevice(t *testing.T) {
 	assert.Contains(t, err.Error(), "Unexpected char", "the error carries ALSA's reason")
 }
 
+func TestTimingFollowsOptions(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	pb, err := alsa.OpenPlayback(context.Background(), "null", &alsa.Options{Latency: 100 * time.Millisecond, Period: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer pb.Close()
+	// The null PCM takes any size; ALSA may round by a frame or so.
+	assert.InDelta(t, 100*time.Millisecond, pb.Timing().Latency, float64(time.Millisecond))
+	assert.InDelta(t, 20*time.Millisecond, pb.Timing().Period, float64(time.Millisecond))
+
+	c, err := alsa.OpenCapture(context.Background(), "null", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	assert.InDelta(t, 60*time.Millisecond, c.Timing().Latency, float64(time.Millisecond), "default latency")
+	assert.InDelta(t, 15*time.Millisecond, c.Timing().Period, float64(time.Millisecond), "default period: a quarter")
+}
+
+func TestBadOptions(t *testing.T) {
+	for _, o := range []alsa.Options{
+		{Latency: -time.Millisecond},
+		{Period: -time.Millisecond},
+		{Latency: 20 * time.Millisecond, Period: 40 * time.Millisecond},
+		{Period: 100 * time.Millisecond}, // longer than the default latency
+		{Queue: -1},
+	} {
+		_, err := alsa.OpenPlayback(context.Background(), "null", &o)
+		assert.ErrorIs(t, err, alsa.ErrOptions, "%+v", o)
+		_, err = alsa.OpenCapture(context.Background(), "null", &o)
+		assert.ErrorIs(t, err, alsa.ErrOptions, "%+v", o)
+	}
+}
+
 func TestOpenCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -37,7 +37,10 @@ func OpenCapture(ctx context.Context, device string, opts *Options) (*Capture, e
 	if device == "" {
 		device = "default"
 	}
-	o := opts.withDefaults()
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err // about the options, not the device
+	}
 	p, err := openPCM(ctx, device, streamCapture, o)
 	if err != nil {
 		return nil, err
@@ -125,6 +128,9 @@ func (c *Capture) Close() error {
 	}
 	return nil
 }
+
+// Timing returns the latency and period ALSA chose.
+func (c *Capture) Timing() Timing { return c.pcm.timing() }
 
 // Stats returns the device's counters so far.
 func (c *Capture) Stats() Stats {

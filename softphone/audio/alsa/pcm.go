@@ -64,6 +64,41 @@ static int open_pcm(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, 
 		snd_pcm_close(*pcm);
 	return err;
 }
+
+// set_params sets the PCM to interleaved 16-bit little-endian at rate with
+// channels, a buffer of about latency_us and periods of about period_us
+// (what snd_pcm_set_params does, with the period chosen too). The plug
+// layer, where the name leads to one, resamples (rate_resample 1). Playback
+// starts once the buffer is full, capture at once.
+static int set_params(snd_pcm_t *pcm, unsigned int rate, unsigned int channels, unsigned int latency_us, unsigned int period_us) {
+	snd_pcm_hw_params_t *hw;
+	snd_pcm_sw_params_t *sw;
+	snd_pcm_uframes_t buffer, period;
+	int err, dir = 0;
+	snd_pcm_hw_params_alloca(&hw);
+	snd_pcm_sw_params_alloca(&sw);
+	if ((err = snd_pcm_hw_params_any(pcm, hw)) < 0 ||
+	    (err = snd_pcm_hw_params_set_rate_resample(pcm, hw, 1)) < 0 ||
+	    (err = snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED)) < 0 ||
+	    (err = snd_pcm_hw_params_set_format(pcm, hw, SND_PCM_FORMAT_S16_LE)) < 0 ||
+	    (err = snd_pcm_hw_params_set_channels(pcm, hw, channels)) < 0 ||
+	    (err = snd_pcm_hw_params_set_rate(pcm, hw, rate, 0)) < 0 ||
+	    (err = snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &latency_us, &dir)) < 0)
+		return err;
+	dir = 0;
+	if ((err = snd_pcm_hw_params_set_period_time_near(pcm, hw, &period_us, &dir)) < 0 ||
+	    (err = snd_pcm_hw_params(pcm, hw)) < 0 ||
+	    (err = snd_pcm_get_params(pcm, &buffer, &period)) < 0 ||
+	    (err = snd_pcm_sw_params_current(pcm, sw)) < 0)
+		return err;
+	snd_pcm_uframes_t start = 1;
+	if (snd_pcm_stream(pcm) == SND_PCM_STREAM_PLAYBACK)
+		start = (buffer / period) * period;
+	if ((err = snd_pcm_sw_params_set_start_threshold(pcm, sw, start)) < 0 ||
+	    (err = snd_pcm_sw_params_set_avail_min(pcm, sw, period)) < 0)
+		return err;
+	return snd_pcm_sw_params(pcm, sw);
+}
 */
 import "C"
 
@@ -86,6 +121,10 @@ type Options struct {
 	// Latency is what ALSA buffers on the device side; 0 means 60 ms. Lower
 	// answers sooner and underruns more easily.
 	Latency time.Duration
+	// Period is how often ALSA hands frames to or takes them from the
+	// device, and so the longest a device goroutine waits in ALSA; 0 means
+	// a quarter of Latency.
+	Period time.Duration
 	// Queue is how many frames wait between the media loop and the device;
 	// 0 means 4 (80 ms). Frames beyond it are dropped and counted.
 	Queue int
@@ -99,21 +138,35 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-func (o *Options) withDefaults() Options {
+func (o *Options) withDefaults() (Options, error) {
 	var v Options
 	if o != nil {
 		v = *o
 	}
-	if v.Latency <= 0 {
+	switch {
+	case v.Latency < 0:
+		return v, fmt.Errorf("%w: Latency %v is negative", ErrOptions, v.Latency)
+	case v.Period < 0:
+		return v, fmt.Errorf("%w: Period %v is negative", ErrOptions, v.Period)
+	case v.Queue < 0:
+		return v, fmt.Errorf("%w: Queue %d is negative", ErrOptions, v.Queue)
+	}
+	if v.Latency == 0 {
 		v.Latency = 60 * time.Millisecond
 	}
-	if v.Queue <= 0 {
+	if v.Period > v.Latency {
+		return v, fmt.Errorf("%w: Period %v is longer than Latency %v", ErrOptions, v.Period, v.Latency)
+	}
+	if v.Period == 0 {
+		v.Period = v.Latency / 4
+	}
+	if v.Queue == 0 {
 		v.Queue = 4
 	}
 	if v.Logger == nil {
 		v.Logger = slog.New(slog.DiscardHandler)
 	}
-	return v
+	return v, nil
 }
 
 // Stats counts what went wrong on a device since it was opened.
@@ -131,6 +184,10 @@ type Stats struct {
 	Starved uint64
 }
 
+// ErrOptions is wrapped by the error for Options that make no sense; the
+// error names the field.
+var ErrOptions = errors.New("alsa: bad options")
+
 // ErrClosed is returned for frames written to or read from a closed device.
 var ErrClosed = errors.New("alsa: device closed")
 
@@ -142,7 +199,18 @@ var keepErrors = sync.OnceFunc(func() { C.keep_errors() })
 type pcm struct {
 	p      *C.snd_pcm_t
 	device string
+	// latency and period are what ALSA chose for the asked ones.
+	latency, period time.Duration
 }
+
+// Timing says what the device does with Options.Latency and Options.Period
+// once ALSA has rounded them to what it can do.
+type Timing struct {
+	Latency time.Duration // the device-side buffer
+	Period  time.Duration // how often frames move to or from the device
+}
+
+func (p *pcm) timing() Timing { return Timing{Latency: p.latency, Period: p.period} }
 
 func openPCM(ctx context.Context, device string, stream C.snd_pcm_stream_t, o Options) (*pcm, error) {
 	what := "playback"
@@ -173,15 +241,22 @@ func openPCM(ctx context.Context, device string, stream C.snd_pcm_stream_t, o Op
 		}
 		return nil, fmt.Errorf("alsa: open %s %q: %w", what, device, alsaError(rc))
 	}
-	// soft_resample 1 lets the plug layer convert rate, format and channels
-	// to the device's; ALSA rounds the latency to what the device can do.
-	rc = C.snd_pcm_set_params(p, C.SND_PCM_FORMAT_S16_LE, C.SND_PCM_ACCESS_RW_INTERLEAVED,
-		1, audio.SampleRate, 1, C.uint(o.Latency/time.Microsecond))
+	// The plug layer converts rate, format and channels to the device's;
+	// ALSA rounds latency and period to what the device can do.
+	rc = C.set_params(p, audio.SampleRate, 1, C.uint(o.Latency/time.Microsecond), C.uint(o.Period/time.Microsecond))
 	if rc < 0 {
 		C.snd_pcm_close(p)
 		return nil, fmt.Errorf("alsa: set up %s %q for %d Hz mono 16-bit: %w", what, device, audio.SampleRate, alsaError(rc))
 	}
-	return &pcm{p: p, device: device}, nil
+	var buffer, period C.snd_pcm_uframes_t
+	if rc := C.snd_pcm_get_params(p, &buffer, &period); rc < 0 {
+		C.snd_pcm_close(p)
+		return nil, fmt.Errorf("alsa: %s %q: %w", what, device, alsaError(rc))
+	}
+	frames := func(n C.snd_pcm_uframes_t) time.Duration {
+		return time.Duration(n) * time.Second / audio.SampleRate
+	}
+	return &pcm{p: p, device: device, latency: frames(buffer), period: frames(period)}, nil
 }
 
 // write plays all of f, recovering from underruns; xruns counts them.

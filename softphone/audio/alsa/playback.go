@@ -36,7 +36,10 @@ func OpenPlayback(ctx context.Context, device string, opts *Options) (*Playback,
 	if device == "" {
 		device = "default"
 	}
-	o := opts.withDefaults()
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err // about the options, not the device
+	}
 	p, err := openPCM(ctx, device, streamPlayback, o)
 	if err != nil {
 		return nil, err
@@ -118,6 +121,9 @@ func (pb *Playback) Close() error {
 	}
 	return nil
 }
+
+// Timing returns the latency and period ALSA chose.
+func (pb *Playback) Timing() Timing { return pb.pcm.timing() }
 
 // Stats returns the device's counters so far.
 func (pb *Playback) Stats() Stats {
