@@ -9,6 +9,11 @@
 // A real sound device is not part of this package and never needed to build
 // or test.
 //
+// Package [github.com/opencsf/opencsf/softphone/audio/alsa] adds one: a
+// Sink that plays on and a Source that captures from an ALSA device, built
+// only with -tags alsa on Linux with cgo and libasound2-dev; without the tag
+// it is empty.
+//
 // # Concurrency
 //
 // A call reads its source from its media loop and writes its sink from its
