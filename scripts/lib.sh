@@ -7,7 +7,7 @@
 LAB_PACKAGES=(
   prosody dovecot-imapd dovecot-lmtpd kamailio kamailio-tls-modules radicale tftpd-hpa
   slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates
-  libopus-dev pkg-config gcc libc6-dev git iproute2
+  libopus-dev libasound2-dev pkg-config gcc libc6-dev git iproute2
 )
 
 # Small tools the demo's narration uses (not the library).

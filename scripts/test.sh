@@ -30,7 +30,10 @@ GOOS=windows go vet ./...
 log "go test -race"
 go test -race -count=1 -timeout 25m ./... "$@"
 
-# The soft phone's Opus codec is cgo over Debian's libopus, behind a tag so
-# that the rest builds without a C toolchain.
-log "go test -race -tags opus (softphone)"
-go test -race -count=1 -timeout 10m -tags opus ./softphone/... "$@"
+# The soft phone's Opus codec (cgo over Debian's libopus) and its sound
+# device (cgo over libasound, tested on ALSA's file and null plugins) are
+# behind tags, so that the rest builds without a C toolchain.
+log "go vet -tags opus,alsa (softphone)"
+go vet -tags opus,alsa ./softphone/...
+log "go test -race -tags opus,alsa (softphone)"
+go test -race -count=1 -timeout 10m -tags opus,alsa ./softphone/... "$@"
