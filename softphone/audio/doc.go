@@ -16,7 +16,8 @@
 //
 // # Concurrency
 //
-// A call reads its source from its media loop and writes its sink from its
-// receive loop, one goroutine each; a Source or Sink used by one call needs
-// no locking. [ToneDetector] may be read while it is written.
+// A call reads its source and writes its sink from its media loop, one
+// goroutine; a Source or Sink used by one call needs no locking, but must
+// not block: the loop paces many calls. [ToneDetector] may be read while it
+// is written.
 package audio
