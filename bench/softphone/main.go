@@ -251,7 +251,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		100*used.Seconds()/elapsed.Seconds(), ours, runtime.NumGoroutine())
 	// diago's figure is from FIELD-NOTES (1,000 calls through kamailio on
 	// this kind of machine), not measured in this run.
-	fmt.Printf("  ratio to diago's 7.5–8.8 µs (FIELD-NOTES, not this run): %.2f–%.2f\n", ours/8.8, ours/7.5)
+	fmt.Printf("  ratio to diago's 7.5–8.8 µs (FIELD-NOTES; same run: bench/softphone/diago/run.sh): %.2f–%.2f\n", ours/8.8, ours/7.5)
 	fmt.Printf("  sent late (>5 ms): %.3f%%; lost: %.3f%%; concealed: %.3f%%\n",
 		pct(after.late-before.late, sent), pct(uint64(max(after.lost-before.lost, 0)), recv), pct(after.concealed-before.concealed, recv))
 	perCall := float64(int64(hc)-int64(h1)) / 1024 / float64(calls)
