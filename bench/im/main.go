@@ -29,9 +29,9 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/opencsf/opencsf/bench/internal/measure"
 	"github.com/opencsf/opencsf/config"
 	"github.com/opencsf/opencsf/csf"
 	"github.com/opencsf/opencsf/im"
@@ -59,12 +59,6 @@ func benchLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type client struct {
@@ -120,7 +114,7 @@ func benchOpenCSF(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, n
 			return result{}, err
 		}
 	}
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := measure.CPU(), time.Now()
 	go func() {
 		for i := range n {
 			if _, err := alice.Send(ctx, im.Message{To: to, Text: fmt.Sprintf("message %d", i), NoReceipt: true}); err != nil {
@@ -143,7 +137,7 @@ func benchOpenCSF(ctx context.Context, p *lab.ProsodyServer, trust *csf.Trust, n
 			return result{}, fmt.Errorf("only %d messages arrived", got)
 		}
 	}
-	wall, cpu := time.Since(t0), cpuTime()-cpu0
+	wall, cpu := time.Since(t0), measure.CPU()-cpu0
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}

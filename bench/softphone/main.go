@@ -24,9 +24,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/opencsf/opencsf/bench/internal/measure"
 	"github.com/opencsf/opencsf/config"
 	"github.com/opencsf/opencsf/lab"
 	"github.com/opencsf/opencsf/softphone"
@@ -60,12 +60,6 @@ var (
 	settle                             time.Duration
 )
 
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func heap() uint64 {
 	h, _ := heapAndLive()
 	return h
@@ -75,16 +69,8 @@ func heap() uint64 {
 // holds, as RSS would show it) and the live heap objects alone (what the
 // calls keep, without the spans' free space left by freed SIP messages).
 func heapAndLive() (inuse, live uint64) {
-	m := memStats()
+	m := measure.MemStats()
 	return m.HeapInuse + m.StackInuse, m.HeapAlloc
-}
-
-func memStats() runtime.MemStats {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m
 }
 
 func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) error {
@@ -130,12 +116,12 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	}()
 
 	// Registrations.
-	h0, c0, t0 := heap(), cpu(), time.Now()
-	if err := forEach(nPhones, par, func(i int) error { return phones[i].Start(ctx) }); err != nil {
+	h0, c0, t0 := heap(), measure.CPU(), time.Now()
+	if err := measure.ForEach(nPhones, par, func(i int) error { return phones[i].Start(ctx) }); err != nil {
 		return err
 	}
-	elapsed, used := time.Since(t0), cpu()-c0
-	m1 := memStats()
+	elapsed, used := time.Since(t0), measure.CPU()-c0
+	m1 := measure.MemStats()
 	h1, l1 := m1.HeapInuse+m1.StackInuse, m1.HeapAlloc
 	fmt.Printf("lines spread over %d phones (SIP sockets and media loops)\n", nPhones)
 	fmt.Printf("registration: %d lines in %v: %.0f REGISTER/s (digest, 2 transactions each), %.1f µs CPU per registration\n",
@@ -176,7 +162,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 			}
 		})
 	}
-	err = forEach(calls, par, func(i int) error {
+	err = measure.ForEach(calls, par, func(i int) error {
 		start := time.Now()
 		c, err := phoneOf(2*i).Dial(ctx, users[2*i+1].Name, &softphone.CallOptions{Source: toneOut, Line: users[2*i].Name})
 		if err != nil {
@@ -201,7 +187,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		par, setups[len(setups)/2].Round(time.Microsecond), setups[len(setups)*99/100].Round(time.Microsecond))
 
 	time.Sleep(settle)
-	mc := memStats()
+	mc := measure.MemStats()
 	hc, lc := mc.HeapInuse+mc.StackInuse, mc.HeapAlloc
 	if heapProfile != "" {
 		f, err := os.Create(heapProfile)
@@ -236,9 +222,9 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 		}
 		time.AfterFunc(3*time.Second, trace.Stop)
 	}
-	c1, t1 := cpu(), time.Now()
+	c1, t1 := measure.CPU(), time.Now()
 	time.Sleep(dur)
-	used, elapsed = cpu()-c1, time.Since(t1)
+	used, elapsed = measure.CPU()-c1, time.Since(t1)
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -253,7 +239,7 @@ func run(lines, calls int, dur time.Duration, par, nPhones int, withSipp bool) e
 	// this kind of machine), not measured in this run.
 	fmt.Printf("  ratio to diago's 7.5–8.8 µs (FIELD-NOTES; same run: bench/softphone/diago/run.sh): %.2f–%.2f\n", ours/8.8, ours/7.5)
 	fmt.Printf("  sent late (>5 ms): %.3f%%; lost: %.3f%%; concealed: %.3f%%\n",
-		pct(after.late-before.late, sent), pct(uint64(max(after.lost-before.lost, 0)), recv), pct(after.concealed-before.concealed, recv))
+		measure.Pct(after.late-before.late, sent), measure.Pct(uint64(max(after.lost-before.lost, 0)), recv), measure.Pct(after.concealed-before.concealed, recv))
 	perCall := float64(int64(hc)-int64(h1)) / 1024 / float64(calls)
 	fmt.Printf("  memory per active call, %v after set-up: %.1f KiB beyond two idle lines (both ends in this process: %.1f KiB per end)\n", settle, perCall, perCall/2)
 	liveCall := float64(int64(lc)-int64(l1)) / 1024 / float64(calls)
@@ -319,37 +305,6 @@ func totals(phones []*softphone.Phone) sum {
 		}
 	}
 	return s
-}
-
-func pct(a, b uint64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return 100 * float64(a) / float64(b)
-}
-
-// forEach runs f(0..n-1) with at most par in flight and returns the first error.
-func forEach(n, par int, f func(i int) error) error {
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := f(i); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("%d failures, first: %w", len(errs), errs[0])
-	}
-	return nil
 }
 
 // sippCalls runs SIPp's uac_pcap (236 G.711 A-law packets a call from

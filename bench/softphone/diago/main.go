@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/emiago/diago"
@@ -36,6 +35,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/opencsf/opencsf/bench/internal/measure"
 	"github.com/opencsf/opencsf/lab"
 )
 
@@ -99,7 +99,7 @@ func run(calls int, dur time.Duration, par int) error {
 		return err
 	}
 
-	m0 := memStats()
+	m0 := measure.MemStats()
 	kHost, kPort, err := net.SplitHostPort(k.UDPAddr)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func run(calls int, dur time.Duration, par int) error {
 	legs := make([]*leg, calls)
 	var setups []time.Duration
 	var mu sync.Mutex
-	err = forEach(calls, par, func(i int) error {
+	err = measure.ForEach(calls, par, func(i int) error {
 		t0 := time.Now()
 		d, med, err := dg.Invite(ctx, to, diago.InviteOptions{Username: caller.Name, Password: caller.Password})
 		if err != nil {
@@ -130,7 +130,7 @@ func run(calls int, dur time.Duration, par int) error {
 	defer func() {
 		hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer hcancel()
-		_ = forEach(len(legs), par, func(i int) error {
+		_ = measure.ForEach(len(legs), par, func(i int) error {
 			if legs[i] != nil {
 				legs[i].close(hctx)
 			}
@@ -146,11 +146,11 @@ func run(calls int, dur time.Duration, par int) error {
 
 	// Let every leg's first echoed packets arrive before measuring.
 	time.Sleep(time.Second)
-	m1 := memStats()
+	m1 := measure.MemStats()
 	before := totals(legs)
-	c1, t1 := cpu(), time.Now()
+	c1, t1 := measure.CPU(), time.Now()
 	time.Sleep(dur)
-	used, elapsed := cpu()-c1, time.Since(t1)
+	used, elapsed := measure.CPU()-c1, time.Since(t1)
 	after := totals(legs)
 	sent, recv := after.sent-before.sent, after.recv-before.recv
 	fmt.Printf("diago calls: %d concurrent for %v: %d RTP packets sent, %d received (%.0f/s); %d goroutines\n",
@@ -159,8 +159,8 @@ func run(calls int, dur time.Duration, par int) error {
 		100*used.Seconds()/elapsed.Seconds(), float64(used.Nanoseconds())/1000/float64(sent+recv))
 	nominal := uint64(calls) * uint64(elapsed/frame)
 	fmt.Printf("  diago sent late (>5 ms): %.3f%%; not sent (ticks dropped): %.3f%%; not echoed back: %.3f%%\n",
-		pct(after.late-before.late, sent), pct(uint64(max(int64(nominal)-int64(sent), 0)), nominal),
-		pct(uint64(max(int64(sent)-int64(recv), 0)), sent))
+		measure.Pct(after.late-before.late, sent), measure.Pct(uint64(max(int64(nominal)-int64(sent), 0)), nominal),
+		measure.Pct(uint64(max(int64(sent)-int64(recv), 0)), sent))
 	perCall := (float64(m1.HeapInuse+m1.StackInuse) - float64(m0.HeapInuse+m0.StackInuse)) / 1024 / float64(calls)
 	fmt.Printf("  diago memory per active call (one end; heap in use + stacks after GC): %.1f KiB (live heap %.1f KiB)\n",
 		perCall, (float64(m1.HeapAlloc)-float64(m0.HeapAlloc))/1024/float64(calls))
@@ -406,49 +406,4 @@ func freeUDPPort() (int, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func memStats() runtime.MemStats {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m
-}
-
-func pct(a, b uint64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return 100 * float64(a) / float64(b)
-}
-
-// forEach runs f(0..n-1) with at most par in flight and returns the first error.
-func forEach(n, par int, f func(i int) error) error {
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := f(i); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("%d failures, first: %w", len(errs), errs[0])
-	}
-	return nil
 }
