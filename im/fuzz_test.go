@@ -136,39 +136,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	}
 	f.Add([]byte(`<message><body xml:lang='en'>a<x>y</x>b</body><body>second</body><thread>t</thread><subject>s</subject></message>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		decode := func(fast bool) (*wireMessage, error) {
-			var m wireMessage
-			if fast {
-				tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, nil)
-				sr := newStanzaReader(tr)
-				k, err := tr.Next()
-				if err != nil {
-					return nil, err
-				}
-				if k != xmltok.KindStart || tr.Name() != nameMessage {
-					return nil, errors.New("not a message")
-				}
-				return &m, sr.readMessage(&m)
-			}
-			d := xml.NewDecoder(bytes.NewReader(data))
-			d.DefaultSpace = nsClient
-			start, err := nextStart(d)
-			if err != nil {
-				return nil, err
-			}
-			if start.Name != nameMessage {
-				return nil, errors.New("not a message")
-			}
-			return &m, d.DecodeElement(&m, &start)
-		}
-		want, werr := decode(false)
-		got, gerr := decode(true)
-		if werr != nil || gerr != nil {
-			return
-		}
-		if !reflect.DeepEqual(want, got) {
-			t.Fatalf("decodeMessage %+v, DecodeElement %+v", got, want)
-		}
+		agreesWithEncodingXML(t, data, nameMessage, (*stanzaReader).readMessage)
 	})
 }
 
@@ -182,38 +150,47 @@ func FuzzDecodePresence(f *testing.F) {
 	}
 	f.Add([]byte(`<presence type='unavailable'><status xml:lang='en'>a<b/>c</status><status>2</status><delay xmlns='urn:xmpp:delay' stamp='s'/><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		decode := func(fast bool) (*wirePresence, error) {
-			var p wirePresence
-			if fast {
-				tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, nil)
-				sr := newStanzaReader(tr)
-				k, err := tr.Next()
-				if err != nil {
-					return nil, err
-				}
-				if k != xmltok.KindStart || tr.Name() != namePresence {
-					return nil, errors.New("not a presence")
-				}
-				return &p, sr.readPresence(&p)
-			}
-			d := xml.NewDecoder(bytes.NewReader(data))
-			d.DefaultSpace = nsClient
-			start, err := nextStart(d)
-			if err != nil {
-				return nil, err
-			}
-			if start.Name != namePresence {
-				return nil, errors.New("not a presence")
-			}
-			return &p, d.DecodeElement(&p, &start)
-		}
-		want, werr := decode(false)
-		got, gerr := decode(true)
-		if werr != nil || gerr != nil {
-			return
-		}
-		if !reflect.DeepEqual(want, got) {
-			t.Fatalf("readPresence %+v, DecodeElement %+v", got, want)
-		}
+		agreesWithEncodingXML(t, data, namePresence, (*stanzaReader).readPresence)
 	})
+}
+
+// agreesWithEncodingXML decodes data as a stanza named name both with our
+// reader (read) and with encoding/xml's DecodeElement, and fails when both
+// accept it but disagree on the result.
+func agreesWithEncodingXML[T any](t *testing.T, data []byte, name xml.Name, read func(*stanzaReader, *T) error) {
+	t.Helper()
+	fast := func() (*T, error) {
+		var v T
+		tr := xmltok.NewReader(bufio.NewReader(bytes.NewReader(data)), nsClient, nil)
+		sr := newStanzaReader(tr)
+		k, err := tr.Next()
+		if err != nil {
+			return nil, err
+		}
+		if k != xmltok.KindStart || tr.Name() != name {
+			return nil, errors.New("not a " + name.Local)
+		}
+		return &v, read(sr, &v)
+	}
+	slow := func() (*T, error) {
+		var v T
+		d := xml.NewDecoder(bytes.NewReader(data))
+		d.DefaultSpace = nsClient
+		start, err := nextStart(d)
+		if err != nil {
+			return nil, err
+		}
+		if start.Name != name {
+			return nil, errors.New("not a " + name.Local)
+		}
+		return &v, d.DecodeElement(&v, &start)
+	}
+	want, werr := slow()
+	got, gerr := fast()
+	if werr != nil || gerr != nil {
+		return
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Fatalf("our reader %+v, DecodeElement %+v", got, want)
+	}
 }
