@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,15 +63,20 @@ func FuzzHeaders(f *testing.F) {
 	f.Add([]byte("X-CallerID: =?utf-8?q?J=C3=BCrgen?= <49301>\r\nContent-Duration: 12.5\r\n"), "J", "1")
 	f.Add([]byte("Sensitivity: Private\nImportance: high\n"), "", "")
 	f.Fuzz(func(t *testing.T, raw []byte, name, number string) {
-		checkMeta(t, Voicemail{CallerNumber: parseMeta(parseHeaderBlock(raw)).CallerNumber})
+		m := metaOfBlock(raw, &listValues{})
+		checkMeta(t, Voicemail{CallerNumber: m.CallerNumber})
+		// The listing's in-place reading agrees with the general header
+		// parser.
+		if want := metaOf(parseHeaderBlock(raw)); !reflect.DeepEqual(m, want) {
+			t.Fatalf("header block %q: in place %+v, parsed %+v", raw, m, want)
+		}
 		// Round trip for well-formed values.
 		if !looksLikeNumber(number) || strings.IndexFunc(number, func(r rune) bool { return r < ' ' }) >= 0 || !utf8.ValidString(name) ||
 			strings.ContainsAny(name, "\"<>\\\r\n") || cleanName(name) != strings.TrimSpace(name) || strings.TrimSpace(name) == "" ||
 			looksLikeNumber(name) || strings.Contains(name, "=?") {
 			return
 		}
-		h := parseHeaderBlock([]byte("X-CallerID: \"" + name + "\" <" + number + ">\r\n"))
-		m := parseMeta(h)
+		m = metaOfBlock([]byte("X-CallerID: \""+name+"\" <"+number+">\r\n"), &listValues{})
 		if m.CallerName != strings.TrimSpace(name) || m.CallerNumber != cleanNumber(number) {
 			t.Fatalf("caller %q %q read back as %q %q", name, number, m.CallerName, m.CallerNumber)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/text/encoding/htmlindex"
 )
@@ -142,24 +143,148 @@ var badCtl = func() (t [256]bool) {
 
 func isBadCtl(r rune) bool { return (r < ' ' && r != '\t' && r != '\r' && r != '\n') || r == 0x7f }
 
-// parseMeta derives the metadata from header fields.
-func parseMeta(h headerGetter) headerMeta {
+// Indexes of listHeaders: the header block of a listing is read into a
+// listValues by position, so that the metadata looks each field up by
+// index instead of by name.
+const (
+	hFrom = iota
+	hDate
+	hSubject
+	hImportance
+	hPriority
+	hXPriority
+	hXMSMailPriority
+	hSensitivity
+	hContentDuration
+	hXContentDuration
+	hXAsteriskVMDuration
+	hXCallerID
+	hXCallerIDDash
+	hXCiscoCallerID
+	hXCiscoCallerIDDash
+	hXAsteriskCallerID
+	hXAsteriskCallerIDName
+	hXAsteriskCallerIDNum
+	nListHeaders
+)
+
+// listValues holds the first value of each of listHeaders, "" when absent.
+type listValues [nListHeaders]string
+
+// listHeaderIndex returns name's index in listHeaders, or -1.
+func listHeaderIndex(name string) int {
+	for i, h := range listHeaders {
+		if len(h) == len(name) && strings.EqualFold(h, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// valuesOf reads the listed fields from any header block.
+func valuesOf(h headerGetter) *listValues {
+	var v listValues
+	for i, name := range listHeaders {
+		v[i] = h.Get(name)
+	}
+	return &v
+}
+
+// metaOfBlock derives the metadata from a raw header block (as HEADER.FIELDS
+// returns it), by the rules of parseHeaderBlock and parseMeta, without
+// copying the block: a listing runs it once per message. The fields are read
+// as views of raw, and only what the metadata keeps is copied, into one
+// string (see detach); raw may be reused as soon as it returns.
+func metaOfBlock(raw []byte, v *listValues) headerMeta {
+	*v = listValues{}
+	var text string
+	if hasBadCtl(raw) {
+		text = string(bytes.Map(func(r rune) rune {
+			if isBadCtl(r) {
+				return ' '
+			}
+			return r
+		}, raw))
+	} else if len(raw) > 0 {
+		text = unsafe.String(unsafe.SliceData(raw), len(raw))
+	}
+	var seen uint32 // fields already read: the first of a name counts
+	last := -1      // the index of the previous field, if it was kept
+	for len(text) > 0 {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		line = strings.TrimSuffix(line, "\r")
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if last >= 0 {
+				v[last] = v[last] + " " + strings.TrimSpace(line)
+			}
+			continue
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			continue // as in parseHeaderBlock, a folded line after it still continues the last field
+		}
+		last = -1
+		i := listHeaderIndex(strings.TrimRight(line[:colon], " \t"))
+		if i < 0 || seen&(1<<i) != 0 {
+			continue
+		}
+		seen |= 1 << i
+		v[i], last = strings.TrimSpace(line[colon+1:]), i
+	}
+	m := parseMeta(v)
+	m.detach()
+	*v = listValues{} // no views of raw outlive the call
+	return m
+}
+
+// detach copies the strings of m into one allocation of their own.
+func (m *headerMeta) detach() {
+	n := len(m.CallerName) + len(m.CallerNumber) + len(m.Subject)
+	if n == 0 {
+		m.CallerName, m.CallerNumber, m.Subject = "", "", ""
+		return
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(m.CallerName)
+	b.WriteString(m.CallerNumber)
+	b.WriteString(m.Subject)
+	s := b.String()
+	a, c := len(m.CallerName), len(m.CallerName)+len(m.CallerNumber)
+	m.CallerName, m.CallerNumber, m.Subject = s[:a], s[a:c], s[c:]
+}
+
+// metaOf derives the metadata from a parsed header block.
+func metaOf(h headerGetter) headerMeta { return parseMeta(valuesOf(h)) }
+
+// parseMeta derives the metadata from the listed header fields. Its
+// strings may be views of v's: callers that keep them detach them.
+func parseMeta(v *listValues) headerMeta {
 	var m headerMeta
-	m.Subject = decodeWords(h.Get("Subject"))
-	if d := h.Get("Date"); d != "" {
+	m.Subject = decodeWords(v[hSubject])
+	if d := v[hDate]; d != "" {
 		// The common form first: mail.ParseDate tries many layouts, each
-		// failure allocating an error.
+		// failure allocating an error. The others get a copy: a parsed zone
+		// name would keep a view of the header.
 		if t, ok := parseMailDate(d); ok {
 			m.Date = t
-		} else if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", d); err == nil {
+		} else if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", strings.Clone(d)); err == nil {
 			m.Date = t
-		} else if t, err := mail.ParseDate(d); err == nil {
+		} else if t, err := mail.ParseDate(strings.Clone(d)); err == nil {
 			m.Date = t
 		}
 	}
 	// Caller: dedicated caller-ID headers first, then From.
-	for _, k := range []string{"X-Cisco-CallerID", "X-Cisco-Caller-ID", "X-CallerID", "X-Caller-ID", "X-Asterisk-CallerID"} {
-		if v := h.Get(k); v != "" {
+	for _, k := range [...]int{hXCiscoCallerID, hXCiscoCallerIDDash, hXCallerID, hXCallerIDDash, hXAsteriskCallerID} {
+		if v := v[k]; v != "" {
 			name, num := parseCallerID(decodeWords(v))
 			if m.CallerName == "" {
 				m.CallerName = name
@@ -169,13 +294,13 @@ func parseMeta(h headerGetter) headerMeta {
 			}
 		}
 	}
-	if v := h.Get("X-Asterisk-CallerIDName"); v != "" && m.CallerName == "" {
+	if v := v[hXAsteriskCallerIDName]; v != "" && m.CallerName == "" {
 		m.CallerName = cleanName(decodeWords(v))
 	}
-	if v := h.Get("X-Asterisk-CallerIDNum"); v != "" && m.CallerNumber == "" {
+	if v := v[hXAsteriskCallerIDNum]; v != "" && m.CallerNumber == "" {
 		m.CallerNumber = cleanNumber(v)
 	}
-	if from := h.Get("From"); from != "" && (m.CallerName == "" || m.CallerNumber == "") {
+	if from := v[hFrom]; from != "" && (m.CallerName == "" || m.CallerNumber == "") {
 		name, num := parseFrom(from)
 		if m.CallerName == "" {
 			m.CallerName = name
@@ -187,29 +312,29 @@ func parseMeta(h headerGetter) headerMeta {
 	if m.CallerName == m.CallerNumber {
 		m.CallerName = ""
 	}
-	for _, k := range []string{"Content-Duration", "X-Content-Duration", "X-Asterisk-VM-Duration"} {
-		if d, ok := parseDurationHeader(h.Get(k)); ok {
+	for _, k := range [...]int{hContentDuration, hXContentDuration, hXAsteriskVMDuration} {
+		if d, ok := parseDurationHeader(v[k]); ok {
 			m.Duration = d
 			break
 		}
 	}
-	m.Urgent = isUrgent(h)
-	m.Private = strings.EqualFold(strings.TrimSpace(h.Get("Sensitivity")), "private")
+	m.Urgent = isUrgent(v)
+	m.Private = strings.EqualFold(strings.TrimSpace(v[hSensitivity]), "private")
 	return m
 }
 
-func isUrgent(h headerGetter) bool {
-	if strings.EqualFold(strings.TrimSpace(h.Get("Importance")), "high") {
+func isUrgent(v *listValues) bool {
+	if strings.EqualFold(strings.TrimSpace(v[hImportance]), "high") {
 		return true
 	}
-	if strings.EqualFold(strings.TrimSpace(h.Get("Priority")), "urgent") {
+	if strings.EqualFold(strings.TrimSpace(v[hPriority]), "urgent") {
 		return true
 	}
-	if strings.EqualFold(strings.TrimSpace(h.Get("X-MSMail-Priority")), "high") {
+	if strings.EqualFold(strings.TrimSpace(v[hXMSMailPriority]), "high") {
 		return true
 	}
 	// X-Priority: "1 (Highest)", "2 (High)", "3 (Normal)"…
-	if v := strings.TrimSpace(h.Get("X-Priority")); v != "" {
+	if v := strings.TrimSpace(v[hXPriority]); v != "" {
 		end := 0
 		for end < len(v) && v[end] >= '0' && v[end] <= '9' {
 			end++

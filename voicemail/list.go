@@ -242,7 +242,7 @@ func buildVoicemail(buf *imapclient.FetchMessageBuffer, header []byte) Voicemail
 	if buf.BodyStructure != nil {
 		f.haveStructure = true
 		if path, part := findAudio(buf.BodyStructure, nil); part != nil {
-			f.audio = &audioPart{path: path, mediaType: part.MediaType(), encoding: part.Encoding, size: int64(part.Size)}
+			f.audio, f.hasAudio = audioPart{path: path, mediaType: part.MediaType(), encoding: part.Encoding, size: int64(part.Size)}, true
 		}
 	}
 	return f.voicemail()

@@ -34,7 +34,7 @@ func ParseMessage(r io.Reader) (Voicemail, []byte, error) {
 		return v, nil, fmt.Errorf("voicemail: parse message: %w", err)
 	}
 	h := textproto.MIMEHeader(msg.Header)
-	meta := parseMeta(h)
+	meta := metaOf(h)
 	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
 	v.Date, v.Duration, v.Urgent, v.Private = meta.Date, meta.Duration, meta.Urgent, meta.Private
 	p := &partFinder{}

@@ -34,26 +34,23 @@ type fetched struct {
 	rawInternalDate []byte
 	modSeq          uint64
 	header          []byte
-	audio           *audioPart
+	audio           audioPart
+	hasAudio        bool // audio was found
 	haveStructure   bool
 	err             error // the message's response could not be read
 }
 
 // voicemail turns fetched data into a Voicemail; problems become its Err.
-func (f *fetched) voicemail() Voicemail { return f.voicemailInto(nil) }
+func (f *fetched) voicemail() Voicemail {
+	var vals listValues
+	return f.voicemailInto(&vals)
+}
 
-// voicemailInto is voicemail parsing the header block into *fields,
+// voicemailInto is voicemail with the header fields read into *vals,
 // reused from one message of a listing to the next.
-func (f *fetched) voicemailInto(fields *headerFields) Voicemail {
+func (f *fetched) voicemailInto(vals *listValues) Voicemail {
 	v := Voicemail{ID: ID(f.uid), Size: f.size, modSeq: f.modSeq, Heard: f.seen, Deleted: f.deleted}
-	var h headerFields
-	if fields != nil {
-		h = parseHeaderBlockInto(*fields, f.header)
-		*fields = h
-	} else {
-		h = parseHeaderBlock(f.header)
-	}
-	meta := parseMeta(h)
+	meta := metaOfBlock(f.header, vals)
 	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
 	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
 	v.Date = meta.Date
@@ -68,7 +65,7 @@ func (f *fetched) voicemailInto(fields *headerFields) Voicemail {
 		v.Err = &MessageError{ID: v.ID, Err: f.err}
 	case !f.haveStructure:
 		v.Err = &MessageError{ID: v.ID, Err: errors.New("server sent no body structure")}
-	case f.audio == nil:
+	case !f.hasAudio:
 		v.Err = &MessageError{ID: v.ID, Err: ErrNoAudio}
 	default:
 		v.HasAudio = true
@@ -78,81 +75,6 @@ func (f *fetched) voicemailInto(fields *headerFields) Voicemail {
 		v.Format.MIMEType = f.audio.mediaType
 	}
 	return v
-}
-
-// wireAudio finds the audio part in a BODYSTRUCTURE list (RFC 3501
-// section 7.4.2), by the rules of findAudio. It walks with one path stack
-// and allocates only for the part it returns: a listing runs it once per
-// message.
-func (a *arena) wireAudio(bs int32) *audioPart {
-	var fallback *audioPart
-	stack := a.path[:0]
-	var walk func(n int32, depth int) *audioPart
-	walk = func(n int32, depth int) *audioPart {
-		if !a.isList(n) || depth > 20 {
-			return nil
-		}
-		// Every path that returns nil leaves the stack as it found it.
-		mark := len(stack)
-		defer func() { stack = stack[:mark] }()
-		first := a.child(n, 0)
-		if a.isList(first) { // multipart: bodies, then the subtype
-			i := 1
-			for c := first; c >= 0 && a.isList(c); c = a.nodes[c].next {
-				stack = append(stack[:mark], i)
-				if found := walk(c, depth+1); found != nil {
-					return found
-				}
-				i++
-			}
-			return nil
-		}
-		if len(stack) == 0 {
-			stack = append(stack, 1)
-		}
-		typ, sub := a.text(first), a.text(a.child(n, 1))
-		if eqFold(typ, "audio") {
-			return a.part(n, stack, typ, sub)
-		}
-		if eqFold(typ, "message") && eqFold(sub, "rfc822") {
-			inner := a.child(n, 8)
-			if a.isList(inner) && !a.isList(a.child(inner, 0)) {
-				stack = append(stack, 1)
-			}
-			return walk(inner, depth+1)
-		}
-		if fallback == nil {
-			// Extension data: md5, then disposition, after the basic fields
-			// (and lines for text/*).
-			ext := 7
-			if eqFold(typ, "text") {
-				ext = 8
-			}
-			name := a.paramValue(a.child(n, 2), "name")
-			if dsp := a.child(n, ext+1); a.isList(dsp) {
-				if fn := a.paramValue(a.child(dsp, 1), "filename"); fn != "" {
-					name = fn
-				}
-			}
-			if isWAVName(decodeWords(name)) {
-				fallback = a.part(n, stack, typ, sub)
-			}
-		}
-		return nil
-	}
-	found := walk(bs, 0)
-	a.path = stack[:0]
-	if found != nil {
-		return found
-	}
-	return fallback
-}
-
-// part makes the audioPart of single part n at path.
-func (a *arena) part(n int32, path []int, typ, sub []byte) *audioPart {
-	size, _ := a.num(a.child(n, 6))
-	mt := a.mediaType(typ, sub)
-	return &audioPart{path: a.internPath(path), mediaType: mt, encoding: a.internStr(a.child(n, 5)), size: size}
 }
 
 // maxInterned bounds the strings a listing shares between messages: a
@@ -178,19 +100,6 @@ func (a *arena) mediaType(typ, sub []byte) string {
 	return s
 }
 
-// internStr is str for values many messages repeat (transfer encodings).
-func (a *arena) internStr(i int32) string {
-	if i < 0 || a.nodes[i].kind == nNil || a.nodes[i].kind == nList || a.nodes[i].escaped {
-		return a.str(i)
-	}
-	if s, ok := a.interned[string(a.bytes(i))]; ok {
-		return s
-	}
-	s := a.str(i)
-	a.keep(s)
-	return s
-}
-
 func (a *arena) keep(s string) {
 	if a.interned == nil {
 		a.interned = map[string]string{}
@@ -208,89 +117,6 @@ func (a *arena) internPath(path []int) []int {
 	}
 	a.lastPath = slices.Clone(path)
 	return a.lastPath
-}
-
-// paramValue looks key up in a body parameter list ("k" "v" "k" "v").
-func (a *arena) paramValue(list int32, key string) string {
-	if !a.isList(list) {
-		return ""
-	}
-	for k := a.nodes[list].first; k >= 0; {
-		v := a.nodes[k].next
-		if v < 0 {
-			return ""
-		}
-		if eqFold(a.text(k), key) {
-			return a.str(v)
-		}
-		k = a.nodes[v].next
-	}
-	return ""
-}
-
-// parseFetch reads "* n FETCH (...)" into f. It returns false for another
-// response. A syntax error leaves what was read so far in f, with f.err
-// set when the UID is known.
-func (a *arena) parseFetch(resp []byte, f *fetched) (bool, error) {
-	*f = fetched{}
-	if !bytes.HasPrefix(resp, []byte("* ")) {
-		return false, nil
-	}
-	rest := resp[2:]
-	sp := bytes.IndexByte(rest, ' ')
-	if sp < 0 || !bytes.HasPrefix(rest[sp:], []byte(" FETCH (")) {
-		return false, nil
-	}
-	a.reset(resp)
-	a.pos = 2 + sp + len(" FETCH ")
-	list, err := a.parseList()
-	if err != nil {
-		// Salvage the UID so the error can name the message.
-		if i := bytes.Index(resp, []byte("UID ")); i >= 0 {
-			end := i + 4
-			for end < len(resp) && resp[end] >= '0' && resp[end] <= '9' {
-				end++
-			}
-			if n, perr := strconv.ParseUint(string(resp[i+4:end]), 10, 32); perr == nil {
-				f.uid = uint32(n)
-				f.err = err
-			}
-		}
-		return true, err
-	}
-	for k := a.nodes[list].first; k >= 0; {
-		v := a.nodes[k].next
-		if v < 0 {
-			break
-		}
-		name := a.bytes(k)
-		switch {
-		case bytes.EqualFold(name, []byte("UID")):
-			n, _ := a.num(v)
-			f.uid = uint32(n)
-		case bytes.EqualFold(name, []byte("FLAGS")):
-			f.haveFlags = true
-			for c := a.child(v, 0); c >= 0; c = a.nodes[c].next {
-				fl := a.bytes(c)
-				f.seen = f.seen || bytes.EqualFold(fl, []byte(`\Seen`))
-				f.deleted = f.deleted || bytes.EqualFold(fl, []byte(`\Deleted`))
-			}
-		case bytes.EqualFold(name, []byte("RFC822.SIZE")):
-			f.size, _ = a.num(v)
-		case bytes.EqualFold(name, []byte("INTERNALDATE")):
-			f.rawInternalDate = a.bytes(v)
-		case bytes.EqualFold(name, []byte("MODSEQ")):
-			n, _ := a.num(a.child(v, 0))
-			f.modSeq = uint64(n)
-		case bytes.EqualFold(name, []byte("BODYSTRUCTURE")):
-			f.haveStructure = a.isList(v)
-			f.audio = a.wireAudio(v)
-		case len(name) > 18 && bytes.EqualFold(name[:18], []byte("BODY[HEADER.FIELDS")):
-			f.header = a.bytes(v)
-		}
-		k = a.nodes[v].next
-	}
-	return true, nil
 }
 
 // rawConn is a minimal IMAP session for bulk listing: TLS or STARTTLS,
@@ -513,7 +339,7 @@ func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint 
 	err := rc.bulkCommand("UID FETCH "+set+" ("+items+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 && f.uid >= minUID {
-			msgs = append(msgs, f.voicemailInto(&rc.arena.fields))
+			msgs = append(msgs, f.voicemailInto(&rc.arena.vals))
 		}
 	})
 	sortByID(msgs)

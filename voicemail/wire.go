@@ -125,7 +125,7 @@ type arena struct {
 	lastPath []int             // the last audio path handed out
 	scratch  []byte            // for building lookup keys
 	interned map[string]string // strings shared between messages
-	fields   headerFields      // the header block being read
+	vals     listValues        // the header fields being read
 }
 
 var errSyntax = errors.New("malformed response")
@@ -276,6 +276,11 @@ func (a *arena) str(i int32) string {
 	if !a.nodes[i].escaped {
 		return string(b)
 	}
+	return string(unescape(b))
+}
+
+// unescape undoes a quoted string's backslashes, in a new slice.
+func unescape(b []byte) []byte {
 	out := make([]byte, 0, len(b))
 	for j := 0; j < len(b); j++ {
 		if b[j] == '\\' && j+1 < len(b) {
@@ -283,7 +288,7 @@ func (a *arena) str(i int32) string {
 		}
 		out = append(out, b[j])
 	}
-	return string(out)
+	return out
 }
 
 // text returns a string or atom node's bytes with escapes undone, nil
@@ -303,7 +308,11 @@ func (a *arena) num(i int32) (int64, bool) {
 	if i < 0 || a.nodes[i].kind != nAtom {
 		return 0, false
 	}
-	b := a.bytes(i)
+	return parseNum(a.bytes(i))
+}
+
+// parseNum reads a number of up to 18 digits.
+func parseNum(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}

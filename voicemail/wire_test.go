@@ -233,7 +233,7 @@ func BenchmarkListingParse(b *testing.B) {
 				break
 			}
 			if ok, _ := rc.arena.parseFetch(r, &f); ok && f.uid != 0 {
-				msgs = append(msgs, f.voicemailInto(&rc.arena.fields))
+				msgs = append(msgs, f.voicemailInto(&rc.arena.vals))
 			}
 		}
 		if len(msgs) != n || msgs[n-1].CallerNumber == "" || !msgs[n-1].HasAudio {
