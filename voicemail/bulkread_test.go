@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +59,71 @@ func TestBulkConnKeepsBytesAndDropsBufferAfterBulk(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "x", string(one))
 	assert.Nil(t, bc.buf, "an idle session must not keep the bulk buffer")
+}
+
+// readWithin reads into b from bc, failing the test instead of hanging
+// when nothing comes: the deadline guards the test, it measures nothing.
+func readWithin(t *testing.T, bc *bulkConn, b []byte) (int, error) {
+	t.Helper()
+	require.NoError(t, bc.SetReadDeadline(time.Now().Add(10*time.Second)))
+	return bc.Read(b)
+}
+
+func TestBulkConnReadsTheTailAndAfterAPause(t *testing.T) {
+	client, server := tcpPair(t)
+	bc := newBulkConn(client)
+	bc.setBulk(true)
+	defer bc.setBulk(false)
+
+	// A tail far shorter than the low-water mark still arrives.
+	_, err := server.Write([]byte("short tail"))
+	require.NoError(t, err)
+	b := make([]byte, 64)
+	n, err := readWithin(t, bc, b)
+	require.NoError(t, err)
+	assert.Equal(t, "short tail", string(b[:n]))
+
+	// The server pauses longer than the tail wait, then sends a few bytes:
+	// the read waits for them in Go's poller at a mark of one byte.
+	go func() {
+		time.Sleep(20 * bulkTailWait)
+		_, _ = server.Write([]byte("later"))
+	}()
+	n, err = readWithin(t, bc, b)
+	require.NoError(t, err)
+	assert.Equal(t, "later", string(b[:n]))
+
+	// And a bulk response after that is whole.
+	payload := bytes.Repeat([]byte("voicemail"), 100<<10)
+	go func() { _, _ = server.Write(payload) }()
+	got := make([]byte, len(payload))
+	require.NoError(t, bc.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.ReadFull(bc, got)
+	require.NoError(t, err)
+	assert.Equal(t, payload, got)
+}
+
+func TestBulkConnHonoursDeadlineAndClose(t *testing.T) {
+	client, _ := tcpPair(t)
+	bc := newBulkConn(client)
+	bc.setBulk(true)
+
+	require.NoError(t, bc.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
+	_, err := bc.Read(make([]byte, 8))
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+
+	require.NoError(t, bc.SetReadDeadline(time.Time{}))
+	done := make(chan error, 1)
+	go func() {
+		_, err := bc.Read(make([]byte, 8))
+		done <- err
+	}()
+	time.Sleep(20 * bulkTailWait)
+	require.NoError(t, bc.Close())
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end a bulk read")
+	}
 }
