@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -182,7 +181,7 @@ func runPython(b *testing.B, d *lab.DovecotServer, cfg Config, mode string, iter
 	host, port, err := net.SplitHostPort(d.TLSAddr)
 	require.NoError(b, err)
 	cmd := exec.CommandContext(b.Context(), "python3", "testdata/imaplib_bench.py", mode, host, port,
-		d.CA().CertFile, cfg.UserName, cfg.Password.Reveal(), strconv.Itoa(iters))
+		d.CA().CertFile, cfg.UserName, cfg.Password.Reveal(), strconv.Itoa(iters), "("+listItems(false)+")")
 	out, err := cmd.CombinedOutput()
 	require.NoError(b, err, "%s", out)
 	var msgs, k, nb int
@@ -229,8 +228,7 @@ func rawReader(b *testing.B, d *lab.DovecotServer, cfg Config) func() (int, erro
 	require.NoError(b, err)
 	_, err = cmd("a2", "EXAMINE INBOX")
 	require.NoError(b, err)
-	fetch := "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (" +
-		strings.Join(listHeaders, " ") + ")])"
+	fetch := "UID FETCH 1:* (" + listItems(false) + ")"
 	return func() (int, error) { return cmd("f", fetch) }
 }
 

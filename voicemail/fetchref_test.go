@@ -66,7 +66,7 @@ func (a *arena) refParseFetch(resp []byte, f *fetched) (bool, error) {
 		case bytes.EqualFold(name, []byte("MODSEQ")):
 			n, _ := a.num(a.child(v, 0))
 			f.modSeq = uint64(n)
-		case bytes.EqualFold(name, []byte("BODYSTRUCTURE")):
+		case bytes.EqualFold(name, []byte("BODYSTRUCTURE")) || bytes.EqualFold(name, []byte("BODY")):
 			f.haveStructure = a.isList(v)
 			f.hasAudio = false
 			if p := a.refWireAudio(v); p != nil {
@@ -202,6 +202,7 @@ func FuzzFetchScanner(f *testing.F) {
 		`NIL`, `()`, `((()))`,
 	} {
 		f.Add([]byte("* 1 FETCH (UID 3 MODSEQ (77) FLAGS (\\Deleted) BODYSTRUCTURE " + bs + " RFC822.SIZE 9)\r\n"))
+		f.Add([]byte("* 2 FETCH (UID 4 BODY " + bs + ")\r\n"))
 	}
 	f.Fuzz(func(t *testing.T, resp []byte) {
 		var ref, got fetched

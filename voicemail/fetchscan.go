@@ -142,7 +142,7 @@ func (s *fetchScanner) item(f *fetched, name []byte) error {
 			}
 			return err
 		})
-	case bytes.EqualFold(name, []byte("BODYSTRUCTURE")):
+	case bytes.EqualFold(name, []byte("BODYSTRUCTURE")) || bytes.EqualFold(name, []byte("BODY")):
 		s.found, s.haveFallback = false, false
 		f.haveStructure, f.hasAudio = false, false
 		if s.buf[s.pos] != '(' {

@@ -87,6 +87,9 @@ func TestIntegrationConn(t *testing.T) {
 		buildMsg(msgSpec{Audio: wavA, Nested: true, Headers: "Content-Duration: 7"}),
 		buildMsg(msgSpec{}), // no audio
 		buildMsg(msgSpec{Audio: []byte("this is not a wav file at all, just text pretending"), NoText: true}),
+		// Audio known only by the file name in its disposition: the short
+		// body structure does not show it, the full one does.
+		buildMsg(msgSpec{Audio: wavA, AudioCT: "application/octet-stream", NameOnlyInDisposition: true}),
 	}
 	for _, m := range msgs {
 		require.NoError(t, d.Deliver("alice", m))
@@ -101,7 +104,7 @@ func TestIntegrationConn(t *testing.T) {
 			c.noRaw = mode.noRaw
 			list, err := c.List(t.Context())
 			require.NoError(t, err)
-			require.Len(t, list, 5)
+			require.Len(t, list, 6)
 
 			assert.Equal(t, "Bob Smith", list[0].CallerName)
 			assert.Equal(t, "5551234", list[0].CallerNumber)
@@ -128,7 +131,11 @@ func TestIntegrationConn(t *testing.T) {
 
 			assert.True(t, list[4].HasAudio)
 			assert.ErrorIs(t, list[4].Err, ErrBadAudio)
-			assert.Equal(t, 5, Unheard(list))
+			assert.True(t, list[5].HasAudio)
+			assert.NoError(t, list[5].Err)
+			assert.Equal(t, "application/octet-stream", list[5].Format.MIMEType)
+			assert.Equal(t, EncodingALaw, list[5].Format.Encoding)
+			assert.Equal(t, 6, Unheard(list))
 
 			st, ok := c.TLSState()
 			assert.True(t, ok)

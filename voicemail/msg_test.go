@@ -95,6 +95,8 @@ type msgSpec struct {
 	Nested   bool   // put the audio inside a nested multipart/mixed
 	NoText   bool
 	Encoding string // default base64
+	// NameOnlyInDisposition leaves the file name out of Content-Type.
+	NameOnlyInDisposition bool
 }
 
 func buildMsg(s msgSpec) []byte {
@@ -149,7 +151,11 @@ func buildMsg(s msgSpec) []byte {
 		bnd = "inner"
 	}
 	w("--%s", bnd)
-	w(`Content-Type: %s; name="msg0001.wav"`, s.AudioCT)
+	if s.NameOnlyInDisposition {
+		w("Content-Type: %s", s.AudioCT)
+	} else {
+		w(`Content-Type: %s; name="msg0001.wav"`, s.AudioCT)
+	}
 	w("Content-Transfer-Encoding: %s", s.Encoding)
 	w(`Content-Disposition: attachment; filename="msg0001.wav"`)
 	w("")

@@ -68,11 +68,7 @@ func (f *fetched) voicemailInto(vals *listValues) Voicemail {
 	case !f.hasAudio:
 		v.Err = &MessageError{ID: v.ID, Err: ErrNoAudio}
 	default:
-		v.HasAudio = true
-		v.part = f.audio.path
-		v.encoding = f.audio.encoding
-		v.AudioSize = f.audio.size
-		v.Format.MIMEType = f.audio.mediaType
+		v.setAudio(&f.audio)
 	}
 	return v
 }
@@ -327,23 +323,72 @@ func (rc *rawConn) fetchAll(condstore bool, sizeHint int) ([]Voicemail, error) {
 	return rc.fetchSet("1:*", 1, condstore, sizeHint)
 }
 
-// fetchSet lists the messages in the UID set (IMAP syntax) whose UID is
-// at least minUID: "n:*" also names the last message when n is past it.
-func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint int) ([]Voicemail, error) {
-	items := "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (" + strings.Join(listHeaders, " ") + ")]"
+// setAudio records the audio part a listing found.
+func (v *Voicemail) setAudio(a *audioPart) {
+	v.HasAudio, v.Err = true, nil
+	v.part, v.encoding, v.AudioSize, v.Format.MIMEType = a.path, a.encoding, a.size, a.mediaType
+}
+
+// listItems are the FETCH items of a listing. The body structure is asked
+// for in its short form (BODY): it names every part's type, parameters,
+// encoding and size, which find the audio, and leaves out the extension
+// data (dispositions, languages, locations) that make up half of the
+// response to BODYSTRUCTURE. Only a message whose audio BODY does not show
+// needs the long form, for a .wav file name in its disposition; fetchSet
+// asks for those few afterwards.
+func listItems(condstore bool) string {
+	items := "UID FLAGS RFC822.SIZE INTERNALDATE BODY BODY.PEEK[HEADER.FIELDS (" + strings.Join(listHeaders, " ") + ")]"
 	if condstore {
 		items += " MODSEQ"
 	}
+	return items
+}
+
+// fetchSet lists the messages in the UID set (IMAP syntax) whose UID is
+// at least minUID: "n:*" also names the last message when n is past it.
+func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint int) ([]Voicemail, error) {
 	var f fetched
 	msgs := make([]Voicemail, 0, max(sizeHint, 16))
-	err := rc.bulkCommand("UID FETCH "+set+" ("+items+")", func(resp []byte) {
+	err := rc.bulkCommand("UID FETCH "+set+" ("+listItems(condstore)+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 && f.uid >= minUID {
 			msgs = append(msgs, f.voicemailInto(&rc.arena.vals))
 		}
 	})
 	sortByID(msgs)
-	return msgs, err
+	if err != nil {
+		return msgs, err
+	}
+	return msgs, rc.findNamedAudio(msgs)
+}
+
+// findNamedAudio fetches the full body structure of the messages in which
+// the short form showed no audio part, and looks again: an attachment
+// named *.wav in its disposition only is audio too.
+func (rc *rawConn) findNamedAudio(msgs []Voicemail) error {
+	byID := map[ID]int{}
+	var set strings.Builder
+	for i := range msgs {
+		var me *MessageError
+		if !errors.As(msgs[i].Err, &me) || !errors.Is(me.Err, ErrNoAudio) {
+			continue
+		}
+		if set.Len() > 0 {
+			set.WriteByte(',')
+		}
+		set.WriteString(strconv.FormatUint(uint64(msgs[i].ID), 10))
+		byID[msgs[i].ID] = i
+	}
+	if len(byID) == 0 {
+		return nil
+	}
+	var f fetched
+	return rc.command("UID FETCH "+set.String()+" (UID BODYSTRUCTURE)", func(resp []byte) {
+		isFetch, _ := rc.arena.parseFetch(resp, &f)
+		if i, ok := byID[ID(f.uid)]; isFetch && ok && f.err == nil && f.hasAudio {
+			msgs[i].setAudio(&f.audio)
+		}
+	})
 }
 
 // probe reads each WAV part's MIME header and first bytes, one UID FETCH

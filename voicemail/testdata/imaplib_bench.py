@@ -1,16 +1,13 @@
 # The peer of BenchmarkIntegrationList: python's imaplib, and a raw TLS
 # socket read without parsing, doing the same UID FETCH 1:* of the
 # voicemail list items over TLS against the same dovecot in the same run.
-# Usage: python3 imaplib_bench.py imaplib|raw HOST PORT CA_FILE USER PASSWORD ITERATIONS
+# Usage: python3 imaplib_bench.py imaplib|raw HOST PORT CA_FILE USER PASSWORD ITERATIONS ITEMS
+# where ITEMS is the listing's parenthesised FETCH items, as the Go side asks.
 # Prints one line: "msgs=N iters=K wall_s=W cpu_s=C bytes=B", where W and C
 # (user + system, getrusage of this process) cover the K fetches only, not
 # the connection and login.
 import imaplib, ssl, socket, sys, time, resource
-mode, host, port, ca, user, pw, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7])
-fields = ("From Date Subject Importance Priority X-Priority X-MSMail-Priority Sensitivity Content-Duration "
-          "X-Content-Duration X-Asterisk-VM-Duration X-CallerID X-Caller-ID X-Cisco-CallerID X-Cisco-Caller-ID "
-          "X-Asterisk-CallerID X-Asterisk-CallerIDName X-Asterisk-CallerIDNum")
-items = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({fields})])"
+mode, host, port, ca, user, pw, iters, items = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), sys.argv[8]
 ctx = ssl.create_default_context(cafile=ca)
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
