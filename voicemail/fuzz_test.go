@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,9 @@ func FuzzHeaders(f *testing.F) {
 	f.Add([]byte("X-CallerID: =?utf-8?q?J=C3=BCrgen?= <49301>\r\nContent-Duration: 12.5\r\n"), "J", "1")
 	f.Add([]byte("Sensitivity: Private\nImportance: high\n"), "", "")
 	f.Fuzz(func(t *testing.T, raw []byte, name, number string) {
+		if naive := slices.ContainsFunc(raw, func(c byte) bool { return badCtl[c] }); hasBadCtl(raw) != naive {
+			t.Fatalf("hasBadCtl(%q) = %v", raw, !naive)
+		}
 		m := metaOfBlock(raw, &listValues{})
 		checkMeta(t, Voicemail{CallerNumber: m.CallerNumber})
 		// The listing's in-place reading agrees with the general header

@@ -2,6 +2,7 @@ package voicemail
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"mime"
 	"net/mail"
@@ -125,7 +126,24 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 // tab, CR and LF. Bytes suffice: UTF-8 never puts a byte below 0x80 inside
 // a multi-byte sequence.
 func hasBadCtl(raw []byte) bool {
-	for _, c := range raw {
+	// Eight bytes at a time: a word with no byte below 0x20 and no 0x7f
+	// has none; only words that do (every line end has CR LF) are looked
+	// at byte by byte.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(raw); i += 8 {
+		x := binary.LittleEndian.Uint64(raw[i:])
+		del := x ^ (0x7f * ones)
+		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs == 0 {
+			continue
+		}
+		for _, c := range raw[i : i+8] {
+			if badCtl[c] {
+				return true
+			}
+		}
+	}
+	for _, c := range raw[i:] {
 		if badCtl[c] {
 			return true
 		}
@@ -417,7 +435,7 @@ func parseFrom(v string) (name, number string) {
 // escapes), which then goes to net/mail.
 func simpleAddress(v string) (name, local string, ok bool) {
 	v = strings.TrimSpace(v)
-	if containsASCII(v, "\\(),;:") || strings.Contains(v, "=?") {
+	if addressSpecials.in(v) || strings.Contains(v, "=?") {
 		return "", "", false
 	}
 	addr := v
@@ -429,31 +447,44 @@ func simpleAddress(v string) (name, local string, ok bool) {
 		addr, name = v[lt+1:len(v)-1], strings.TrimSpace(v[:lt])
 		if strings.Count(name, `"`) == 2 && name[0] == '"' && name[len(name)-1] == '"' {
 			name = name[1 : len(name)-1]
-		} else if containsASCII(name, `"<>@`) {
+		} else if nameSpecials.in(name) {
 			return "", "", false
 		}
 	}
 	at := strings.IndexByte(addr, '@')
-	if at <= 0 || containsASCII(addr, " <>\"") || strings.Count(addr, "@") != 1 {
+	if at <= 0 || addrSpecials.in(addr) || strings.Count(addr, "@") != 1 {
 		return "", "", false
 	}
 	return name, addr[:at], true
 }
 
-// containsASCII is strings.ContainsAny for a short set of ASCII bytes,
-// without building a set on every call (a listing calls it per message).
-func containsASCII(s, set string) bool {
-	var in [256]bool
-	for i := 0; i < len(set); i++ {
-		in[set[i]] = true
+// asciiSet is a set of ASCII bytes, built once: strings.ContainsAny
+// builds one on every call, and a listing calls these per message.
+type asciiSet [256]bool
+
+func makeASCIISet(chars string) *asciiSet {
+	var set asciiSet
+	for i := 0; i < len(chars); i++ {
+		set[chars[i]] = true
 	}
+	return &set
+}
+
+// in reports whether s holds a byte of the set.
+func (set *asciiSet) in(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if in[s[i]] {
+		if set[s[i]] {
 			return true
 		}
 	}
 	return false
 }
+
+var (
+	addressSpecials = makeASCIISet("\\(),;:")
+	nameSpecials    = makeASCIISet(`"<>@`)
+	addrSpecials    = makeASCIISet(" <>\"")
+)
 
 // numberFrom extracts a number from an address or URI such as
 // "sip:5551234@pbx", "tel:+1555", "5551234@vm" or "5551234".
@@ -482,7 +513,7 @@ func looksLikeNumber(s string) bool {
 		switch {
 		case r >= '0' && r <= '9':
 			digits++
-		case strings.ContainsRune("+*#-. ()/", r):
+		case r == '+' || r == '*' || r == '#' || r == '-' || r == '.' || r == ' ' || r == '(' || r == ')' || r == '/':
 		default:
 			return false
 		}
@@ -522,6 +553,9 @@ func cleanName(s string) string {
 	if strings.EqualFold(s, "unknown") || strings.EqualFold(s, "anonymous") {
 		return ""
 	}
+	if !nameDropped.in(s) {
+		return s // the common case: nothing to drop, no copy
+	}
 	return strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f || r == '<' || r == '>' {
 			return -1
@@ -529,6 +563,15 @@ func cleanName(s string) string {
 		return r
 	}, s)
 }
+
+// nameDropped are the bytes cleanName drops: controls and angle brackets.
+var nameDropped = func() *asciiSet {
+	set := makeASCIISet("<>\x7f")
+	for c := range ' ' {
+		set[c] = true
+	}
+	return set
+}()
 
 // decodeWords decodes RFC 2047 encoded words, leaving the text as it is
 // when they are malformed or in an unknown charset.

@@ -190,14 +190,14 @@ func TestRawListBadServer(t *testing.T) {
 }
 
 // listingResponse builds the response to a listing's UID FETCH of n
-// messages as dovecot writes it (a body structure of text + audio/wav
-// attachment, the header fields as a literal), each with its own UID and
-// caller.
+// messages as dovecot 2.3 writes it (the short body structure of a text +
+// audio/wav attachment, the header fields as a literal after the echoed
+// field list), each with its own UID and caller.
 func listingResponse(n int) []byte {
-	const tmpl = "* %d FETCH (UID %d FLAGS () RFC822.SIZE 6058 INTERNALDATE \"25-Nov-2026 11:00:49 +0000\" " +
-		"BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 29 0 NIL NIL NIL NIL)" +
-		"(\"audio\" \"wav\" (\"name\" \"msg0001.wav\") NIL NIL \"base64\" 5532 NIL (\"attachment\" (\"filename\" \"msg0001.wav\")) NIL NIL) " +
-		"\"mixed\" (\"boundary\" \"outer\") NIL NIL NIL) BODY[HEADER.FIELDS (FROM DATE SUBJECT X-PRIORITY CONTENT-DURATION)] {%d}\r\n%s)\r\n"
+	tmpl := "* %d FETCH (UID %d FLAGS () RFC822.SIZE 6058 INTERNALDATE \"25-Nov-2026 11:00:49 +0000\" " +
+		"BODY ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 29 0)" +
+		"(\"audio\" \"wav\" (\"name\" \"msg0001.wav\") NIL NIL \"base64\" 5532) \"mixed\") " +
+		"BODY[HEADER.FIELDS (" + strings.ToUpper(strings.Join(listHeaders, " ")) + ")] {%d}\r\n%s)\r\n"
 	var out []byte
 	for i := 1; i <= n; i++ {
 		h := fmt.Sprintf("From: \"Caller %d\" <555%04d@vm.example.test>\r\nDate: Wed, 25 Nov 2026 09:30:00 +0000\r\n"+
