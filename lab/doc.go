@@ -1,6 +1,8 @@
 // Package lab runs real servers on loopback for OpenCSF's tests and its users' tests:
 // Prosody (XMPP), Dovecot (IMAP, for voicemail), Kamailio (SIP registrar and proxy),
-// Radicale (CalDAV), tftpd-hpa (provisioning files) and slapd (LDAP directory), each
+// Radicale (CalDAV), tftpd-hpa (provisioning files) and slapd (LDAP directory), and
+// for interop ejabberd (XMPP) and Cyrus IMAP ([Cyrus]: IDLE without dovecot's
+// 500 ms delay, delivery by LMTP), each
 // as a child process listening only on 127.0.0.1, on free ports, with its
 // configuration, data and log in a directory of its own. TLS certificates come from a
 // throwaway CA that the lab makes ([NewCA]); clients trust it through
@@ -17,6 +19,17 @@
 //
 // (in containers and CI, first make /usr/sbin/policy-rc.d exit 101 so that the
 // packages' own daemons do not start on the default ports).
+//
+// Cyrus needs cyrus-common and sasl2-bin, and imapd and idled from cyrus-imapd,
+// which Debian will not install next to dovecot-imapd (both provide
+// imap-server): scripts/lib.sh extracts the two programs from the package into
+// /usr/local/lib/cyrus/bin, where the lab looks after /usr/lib/cyrus/bin:
+//
+//	apt-get install -y --no-install-recommends cyrus-common sasl2-bin
+//	apt-get download cyrus-imapd && dpkg-deb -x cyrus-imapd_*.deb x
+//	install -D -m 0755 -t /usr/local/lib/cyrus/bin x/usr/lib/cyrus/bin/imapd x/usr/lib/cyrus/bin/idled
+//
+// Cyrus logs to syslog only, so [CyrusServer.Log] holds little.
 //
 // # In tests
 //
@@ -67,7 +80,8 @@
 // # Running as root
 //
 // Servers that switch user when started as root must read their directory: the lab
-// makes server directories 0711 and Dovecot's mail directories belong to nobody.
+// makes server directories 0711, Dovecot's mail directories belong to nobody and
+// Cyrus's data directories, SASL database and key to the cyrus user.
 // Prosody runs with run_as_root. tftpd-hpa works only as root (its request children
 // call setgroups); [TFTP] skips the test otherwise.
 //

@@ -22,10 +22,19 @@ func (d *DovecotServer) DeliverLMTP(ctx context.Context, userName string, rfc822
 	if !ok {
 		return fmt.Errorf("lab: dovecot: deliver by LMTP: no user %q", userName)
 	}
+	if err := deliverLMTP(ctx, d.LMTPAddr, u.Email, rfc822); err != nil {
+		return fmt.Errorf("lab: dovecot: deliver by LMTP to %s: %w", u.Email, err)
+	}
+	return nil
+}
+
+// deliverLMTP runs one LMTP transaction (RFC 2033) with the server at addr:
+// one message for one recipient.
+func deliverLMTP(ctx context.Context, addr, rcpt string, rfc822 []byte) error {
 	var dialer net.Dialer
-	nc, err := dialer.DialContext(ctx, "tcp", d.LMTPAddr)
+	nc, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("lab: dovecot: deliver by LMTP: %w", err)
+		return err
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
@@ -48,13 +57,13 @@ func (d *DovecotServer) DeliverLMTP(ctx context.Context, userName string, rfc822
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return fmt.Errorf("lab: dovecot: deliver by LMTP to %s: %w", u.Email, err)
+		return err
 	}
 	for _, s := range []struct {
 		cmd  string
 		want int
 	}{{"", 220}, {"LHLO lab.example.test", 250}, {"MAIL FROM:<voicemail@" + Domain + ">", 250},
-		{"RCPT TO:<" + u.Email + ">", 250}, {"DATA", 354}} {
+		{"RCPT TO:<" + rcpt + ">", 250}, {"DATA", 354}} {
 		if err := step(s.cmd, s.want); err != nil {
 			return fail(err)
 		}

@@ -6,7 +6,7 @@
 # libc6-dev the race detector.
 LAB_PACKAGES=(
   prosody dovecot-imapd dovecot-lmtpd kamailio kamailio-tls-modules radicale tftpd-hpa
-  slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates
+  slapd ldap-utils sip-tester baresip-core ejabberd ca-certificates cyrus-common sasl2-bin
   libopus-dev libasound2-dev pkg-config gcc libc6-dev git iproute2
 )
 
@@ -24,6 +24,35 @@ need_go() {
 
 install_lab_servers() {
   install_packages "lab servers" "${LAB_PACKAGES[@]}"
+  install_cyrus_imapd
+}
+
+# Debian's cyrus-imapd (imapd, idled) conflicts with dovecot-imapd: both
+# provide imap-server. The lab needs both servers, so it takes the two
+# programs out of the cyrus-imapd package without installing it, into
+# /usr/local/lib/cyrus/bin, where lab looks after /usr/lib/cyrus/bin
+# (cyrus-common, a dependency of both, is installed normally).
+install_cyrus_imapd() {
+  local bin=/usr/local/lib/cyrus/bin
+  if [ -x "$bin/imapd" ] && [ -x "$bin/idled" ]; then return; fi
+  if [ -x /usr/lib/cyrus/bin/imapd ] && [ -x /usr/lib/cyrus/bin/idled ]; then return; fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "need root and apt-get to put cyrus's imapd and idled into $bin"
+    return 1
+  fi
+  log "extracting imapd and idled from cyrus-imapd into $bin"
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp" # apt-get download runs as _apt
+  if (cd "$tmp" && apt-get download -qq cyrus-imapd) &&
+    dpkg-deb -x "$tmp"/cyrus-imapd_*.deb "$tmp/x" &&
+    install -d "$bin" &&
+    install -m 0755 "$tmp/x/usr/lib/cyrus/bin/imapd" "$tmp/x/usr/lib/cyrus/bin/idled" "$bin/"; then
+    rm -rf "$tmp"
+  else
+    rm -rf "$tmp"
+    return 1
+  fi
 }
 
 install_demo_tools() {

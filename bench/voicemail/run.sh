@@ -33,7 +33,16 @@ cat "$out.ratios"
 rm -f "$out.ratios"
 echo
 echo "== new-voicemail notification with IDLE: delivery to MessageArrived"
-go test -run '^$' -bench 'BenchmarkIntegrationNotify' -benchtime 15x -count 1 ./voicemail/ | bench_lines
+go test -run '^$' -bench 'BenchmarkIntegrationNotify$' -benchtime 15x -count 1 ./voicemail/ | bench_lines
 echo
 echo "== the list of $n from the local cache"
 VOICEMAIL_BENCH_N=$n go test -run '^$' -bench 'BenchmarkCacheLoad' -benchtime 10x -count "$count" -benchmem ./voicemail/ | bench_lines
+# Needs Cyrus (cyrus-common, sasl2-bin and imapd/idled: scripts/lib.sh).
+echo
+echo "== notification against Cyrus: LMTP delivery to MessageArrived, $count runs (a new Cyrus each), with a bare IDLE socket and our client against dovecot in the same run"
+for run in $(seq "$count"); do
+  echo "-- run $run"
+  go test -run '^$' -bench 'BenchmarkIntegrationNotifyCyrus$' -benchtime 15x -count 1 -v ./voicemail/ >"$out" 2>&1 || { cat "$out"; exit 1; }
+  bench_lines <"$out"
+  grep -E 'ratio:' "$out" | sed 's/^ *cyrus_bench_test.go:[0-9]*: //'
+done
