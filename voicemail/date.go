@@ -1,7 +1,9 @@
 package voicemail
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,10 +58,41 @@ func parseMailDate(s string) (time.Time, bool) {
 		offset = -offset
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Add(-time.Duration(offset) * time.Second)
-	if _, local := t.In(time.Local).Zone(); local == offset {
+	if localOffset(t) == offset {
 		return t.In(time.Local), true
 	}
 	return t.In(fixedZone(offset)), true
+}
+
+// localZone is the local zone's offset over one period of it (between two
+// changes to or from summer time): the voicemails of a listing mostly fall
+// in one, and looking the zone up costs more than the rest of the parsing.
+type localZone struct {
+	loc        *time.Location // the time.Local it was found in
+	start, end int64          // Unix seconds; the period is [start, end)
+	offset     int
+}
+
+var lastLocalZone atomic.Pointer[localZone]
+
+// localOffset returns the local zone's offset at t, in seconds east of UTC.
+func localOffset(t time.Time) int {
+	u := t.Unix()
+	if z := lastLocalZone.Load(); z != nil && z.loc == time.Local && z.start <= u && u < z.end {
+		return z.offset
+	}
+	lt := t.In(time.Local)
+	_, offset := lt.Zone()
+	start, end := lt.ZoneBounds()
+	z := &localZone{loc: time.Local, start: math.MinInt64, end: math.MaxInt64, offset: offset}
+	if !start.IsZero() {
+		z.start = start.Unix()
+	}
+	if !end.IsZero() {
+		z.end = end.Unix()
+	}
+	lastLocalZone.Store(z)
+	return offset
 }
 
 func isWeekday(s string) bool {
@@ -71,16 +104,43 @@ func isWeekday(s string) bool {
 }
 
 func monthIndex(s string) int {
-	for i, m := range [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
-		if s == m {
-			return i + 1
-		}
+	switch s {
+	case "Jan":
+		return 1
+	case "Feb":
+		return 2
+	case "Mar":
+		return 3
+	case "Apr":
+		return 4
+	case "May":
+		return 5
+	case "Jun":
+		return 6
+	case "Jul":
+		return 7
+	case "Aug":
+		return 8
+	case "Sep":
+		return 9
+	case "Oct":
+		return 10
+	case "Nov":
+		return 11
+	case "Dec":
+		return 12
 	}
 	return 0
 }
 
 func daysIn(m time.Month, year int) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	if m == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
 }
 
 func digits(s string) (int, bool) {

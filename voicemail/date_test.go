@@ -3,6 +3,7 @@ package voicemail
 import (
 	"testing"
 	"time"
+	_ "time/tzdata"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -47,4 +48,27 @@ func FuzzMailDate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkMailDate(t, s) })
+}
+
+// The local zone's offset is cached per summer-time period: dates on both
+// sides of a change, in either order, must still read as time.Parse reads
+// them.
+func TestParseMailDateAcrossSummerTime(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err) // time/tzdata is linked into this test
+	}
+	saved := time.Local
+	time.Local = berlin
+	lastLocalZone.Store(nil)
+	t.Cleanup(func() { time.Local = saved; lastLocalZone.Store(nil) })
+	for _, s := range []string{
+		"Wed, 25 Nov 2026 09:30:00 +0100", "Sun, 29 Mar 2026 01:59:59 +0100", "Sun, 29 Mar 2026 03:00:00 +0200",
+		"Wed, 1 Jul 2026 12:00:00 +0200", "Wed, 1 Jul 2026 12:00:00 +0100", "Wed, 25 Nov 2026 09:30:00 +0200",
+		"Sun, 25 Oct 2026 02:59:59 +0200", "Sun, 25 Oct 2026 02:00:00 +0100", "Wed, 25 Nov 2026 09:30:00 +0100",
+	} {
+		_, ok := parseMailDate(s)
+		assert.True(t, ok, s)
+		checkMailDate(t, s)
+	}
 }

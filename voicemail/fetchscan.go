@@ -374,13 +374,14 @@ func (s *fetchScanner) open() error {
 }
 
 // next moves to the list's next value: true when there is one at pos,
-// false after the list's ")" (or an error).
+// false after the list's ")" (or an error). Small enough to inline: a
+// listing calls it some forty times per message.
 func (s *fetchScanner) next() (bool, error) {
 	for s.pos < len(s.buf) && s.buf[s.pos] == ' ' {
 		s.pos++
 	}
 	if s.pos >= len(s.buf) {
-		return false, fmt.Errorf("%w: unterminated list", errSyntax)
+		return false, errUnterminatedList
 	}
 	if s.buf[s.pos] == ')' {
 		s.pos++
@@ -389,6 +390,8 @@ func (s *fetchScanner) next() (bool, error) {
 	}
 	return true, nil
 }
+
+var errUnterminatedList = fmt.Errorf("%w: unterminated list", errSyntax)
 
 // value reads one value at pos, a list entirely, by arena's grammar.
 func (s *fetchScanner) value() (span, error) {
@@ -411,24 +414,7 @@ func (s *fetchScanner) value() (span, error) {
 			}
 		}
 	case c == '"':
-		s.pos++
-		start, esc := s.pos, false
-		for s.pos < len(s.buf) {
-			switch s.buf[s.pos] {
-			case '\\':
-				esc = true
-				s.pos += 2
-				continue
-			case '"':
-				v := span{kind: nString, escaped: esc, start: start, end: s.pos}
-				s.pos++
-				return v, nil
-			case '\r', '\n':
-				return span{}, fmt.Errorf("%w: line break in quoted string", errSyntax)
-			}
-			s.pos++
-		}
-		return span{}, fmt.Errorf("%w: unterminated string", errSyntax)
+		return s.quoted()
 	case c == '{' || (c == '~' && s.pos+1 < len(s.buf) && s.buf[s.pos+1] == '{'):
 		end := bytes.Index(s.buf[s.pos:], []byte("}\r\n"))
 		if end < 0 {
@@ -443,6 +429,9 @@ func (s *fetchScanner) value() (span, error) {
 		return span{kind: nString, start: start, end: start + n}, nil
 	}
 	start := s.pos
+	for s.pos < len(s.buf) && !atomStop[s.buf[s.pos]] {
+		s.pos++
+	}
 	for s.pos < len(s.buf) {
 		switch s.buf[s.pos] {
 		case ' ', ')', '(', '\r', '\n':
@@ -465,6 +454,44 @@ func (s *fetchScanner) value() (span, error) {
 	}
 	return s.atom(start), nil
 }
+
+// quoted reads a quoted string at pos.
+func (s *fetchScanner) quoted() (span, error) {
+	s.pos++
+	start, esc := s.pos, false
+	for s.pos < len(s.buf) {
+		for s.pos < len(s.buf) && !quotedStop[s.buf[s.pos]] {
+			s.pos++
+		}
+		if s.pos >= len(s.buf) {
+			break
+		}
+		switch s.buf[s.pos] {
+		case '\\':
+			esc = true
+			s.pos += 2
+			continue
+		case '"':
+			v := span{kind: nString, escaped: esc, start: start, end: s.pos}
+			s.pos++
+			return v, nil
+		}
+		return span{}, fmt.Errorf("%w: line break in quoted string", errSyntax)
+	}
+	return span{}, fmt.Errorf("%w: unterminated string", errSyntax)
+}
+
+// The bytes that end a run of plain bytes in an atom and in a quoted
+// string.
+var atomStop, quotedStop = func() (atom, quoted [256]bool) {
+	for _, c := range []byte(" )(\r\n[") {
+		atom[c] = true
+	}
+	for _, c := range []byte("\\\"\r\n") {
+		quoted[c] = true
+	}
+	return
+}()
 
 func (s *fetchScanner) atom(start int) span {
 	v := span{kind: nAtom, start: start, end: s.pos}
