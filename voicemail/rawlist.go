@@ -369,8 +369,7 @@ func (rc *rawConn) findNamedAudio(msgs []Voicemail) error {
 	byID := map[ID]int{}
 	var set strings.Builder
 	for i := range msgs {
-		var me *MessageError
-		if !errors.As(msgs[i].Err, &me) || !errors.Is(me.Err, ErrNoAudio) {
+		if msgs[i].HasAudio || !errors.Is(msgs[i].Err, ErrNoAudio) {
 			continue
 		}
 		if set.Len() > 0 {
