@@ -207,6 +207,7 @@ func (m *Mailbox) run(conn *Conn) {
 		m.mu.Lock()
 		m.watch = conn
 		m.mu.Unlock()
+		conn.prepareQResync(m.ctx)
 		changed, err := m.waitChange(conn)
 		if m.ctx.Err() != nil {
 			return

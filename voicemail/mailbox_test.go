@@ -67,6 +67,13 @@ func TestIntegrationMailbox(t *testing.T) {
 		c := waitFor[CountChanged](t, sub, 5*time.Second)
 		assert.Equal(t, 1, c.Unheard)
 		assert.Len(t, m.Messages(), 1)
+		// The QRESYNC session is dialled before the first new message
+		// needs it, not on its notification path.
+		assert.Eventually(t, func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.watch != nil && m.watch.raw.Load() != nil
+		}, 5*time.Second, 10*time.Millisecond)
 
 		var lat, client []time.Duration
 		for i := range 15 {

@@ -306,6 +306,24 @@ func (rc *rawConn) reconcile(msgs []Voicemail) (kept, missing []Voicemail, err e
 	return kept, missing, err
 }
 
+// prepareQResync dials the QRESYNC session ahead of the first re-sync
+// that would use it, so that the first new voicemail after a connect does
+// not wait for a login (some 50 ms against Cyrus). Failing is harmless: the
+// re-sync dials again, or lists.
+func (vc *Conn) prepareQResync(ctx context.Context) {
+	if !vc.canQResync || vc.noRaw || vc.noQResync.Load() || vc.raw.Load() != nil {
+		return
+	}
+	rc, err := dialQResync(ctx, vc.cfg)
+	if err != nil {
+		vc.log.Debug("voicemail: QRESYNC session not ready", "error", err)
+		return
+	}
+	if !vc.raw.CompareAndSwap(nil, rc) || vc.closed.Load() {
+		rc.close()
+	}
+}
+
 // qresync re-syncs prev over the Conn's QRESYNC session, dialling it when
 // needed. A session that failed is dropped; one that was kept from an
 // earlier sync is redialled once, since the server may have ended it
