@@ -14,9 +14,11 @@ import (
 // responses. go-imap hands each item of each message to another goroutine
 // through a channel and builds maps for every body structure; for a
 // listing of 10,000 messages that cost several times the read itself.
-// Here a response is framed (lines and literals) into one reused buffer
-// and parsed into a reused arena of nodes, so a malformed message costs
-// only itself: the framing is intact, the next response reads normally.
+// Here a response is framed (lines and literals) into one reused buffer,
+// so a malformed message costs only itself: the framing is intact, the
+// next response reads normally. A listing's FETCH responses are then read
+// in one pass (fetchscan.go); the few other responses (the audio probe,
+// QRESYNC's) are parsed into a reused arena of nodes.
 
 // maxLiteral bounds one literal in a listing response: header fields and
 // the first kilobyte of an audio part. A server announcing more is broken
