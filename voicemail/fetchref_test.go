@@ -10,7 +10,8 @@ import (
 
 // The listing's first reader parsed each FETCH response into a tree of
 // nodes (arena) and then walked it. It is kept here as the reference that
-// fetchScanner, the single-pass reader, must agree with.
+// fetchScanner, the single-pass reader, must agree with. Item names are
+// compared as ASCII in both (bytes.EqualFold also folded "ſ" to "s").
 
 // refParseFetch reads "* n FETCH (...)" into f. It returns false for another
 // response. A syntax error leaves what was read so far in f, with f.err
@@ -49,30 +50,30 @@ func (a *arena) refParseFetch(resp []byte, f *fetched) (bool, error) {
 		}
 		name := a.bytes(k)
 		switch {
-		case bytes.EqualFold(name, []byte("UID")):
+		case eqFold(name, "UID"):
 			n, _ := a.num(v)
 			f.uid = uint32(n)
-		case bytes.EqualFold(name, []byte("FLAGS")):
+		case eqFold(name, "FLAGS"):
 			f.haveFlags = true
 			for c := a.child(v, 0); c >= 0; c = a.nodes[c].next {
 				fl := a.bytes(c)
 				f.seen = f.seen || bytes.EqualFold(fl, []byte(`\Seen`))
 				f.deleted = f.deleted || bytes.EqualFold(fl, []byte(`\Deleted`))
 			}
-		case bytes.EqualFold(name, []byte("RFC822.SIZE")):
+		case eqFold(name, "RFC822.SIZE"):
 			f.size, _ = a.num(v)
-		case bytes.EqualFold(name, []byte("INTERNALDATE")):
+		case eqFold(name, "INTERNALDATE"):
 			f.rawInternalDate = a.bytes(v)
-		case bytes.EqualFold(name, []byte("MODSEQ")):
+		case eqFold(name, "MODSEQ"):
 			n, _ := a.num(a.child(v, 0))
 			f.modSeq = uint64(n)
-		case bytes.EqualFold(name, []byte("BODYSTRUCTURE")) || bytes.EqualFold(name, []byte("BODY")):
+		case eqFold(name, "BODYSTRUCTURE") || eqFold(name, "BODY"):
 			f.haveStructure = a.isList(v)
 			f.hasAudio = false
 			if p := a.refWireAudio(v); p != nil {
 				f.audio, f.hasAudio = *p, true
 			}
-		case len(name) > 18 && bytes.EqualFold(name[:18], []byte("BODY[HEADER.FIELDS")):
+		case len(name) > 18 && eqFold(name[:18], "BODY[HEADER.FIELDS"):
 			f.header = a.bytes(v)
 		}
 		k = a.nodes[v].next

@@ -99,13 +99,13 @@ func (s *fetchScanner) fetch(f *fetched) error {
 
 // item reads the value of the item called name into f.
 func (s *fetchScanner) item(f *fetched, name []byte) error {
-	switch {
-	case bytes.EqualFold(name, []byte("UID")):
+	switch itemOf(name) {
+	case itemUID:
 		v, err := s.value()
 		n, _ := s.num(v)
 		f.uid = uint32(n)
 		return err
-	case bytes.EqualFold(name, []byte("FLAGS")):
+	case itemFlags:
 		f.haveFlags = true
 		if s.buf[s.pos] != '(' {
 			_, err := s.value()
@@ -120,15 +120,15 @@ func (s *fetchScanner) item(f *fetched, name []byte) error {
 			}
 			return err
 		})
-	case bytes.EqualFold(name, []byte("RFC822.SIZE")):
+	case itemSize:
 		v, err := s.value()
 		f.size, _ = s.num(v)
 		return err
-	case bytes.EqualFold(name, []byte("INTERNALDATE")):
+	case itemInternalDate:
 		v, err := s.value()
 		f.rawInternalDate = s.bytes(v)
 		return err
-	case bytes.EqualFold(name, []byte("MODSEQ")):
+	case itemModSeq:
 		f.modSeq = 0
 		if s.buf[s.pos] != '(' {
 			_, err := s.value()
@@ -142,7 +142,7 @@ func (s *fetchScanner) item(f *fetched, name []byte) error {
 			}
 			return err
 		})
-	case bytes.EqualFold(name, []byte("BODYSTRUCTURE")) || bytes.EqualFold(name, []byte("BODY")):
+	case itemBody:
 		s.found, s.haveFallback = false, false
 		f.haveStructure, f.hasAudio = false, false
 		if s.buf[s.pos] != '(' {
@@ -161,13 +161,57 @@ func (s *fetchScanner) item(f *fetched, name []byte) error {
 			f.audio, f.hasAudio = s.fallback, true
 		}
 		return nil
-	case len(name) > 18 && bytes.EqualFold(name[:18], []byte("BODY[HEADER.FIELDS")):
+	case itemHeader:
 		v, err := s.value()
 		f.header = s.bytes(v)
 		return err
 	}
 	_, err := s.value()
 	return err
+}
+
+// The FETCH items a listing reads.
+const (
+	itemOther = iota
+	itemUID
+	itemFlags
+	itemSize
+	itemInternalDate
+	itemModSeq
+	itemBody // BODY or BODYSTRUCTURE
+	itemHeader
+)
+
+// itemOf tells the items apart by length first, which leaves one name to
+// compare.
+func itemOf(name []byte) int {
+	var want string
+	kind := itemOther
+	switch len(name) {
+	case 3:
+		want, kind = "UID", itemUID
+	case 4:
+		want, kind = "BODY", itemBody
+	case 5:
+		want, kind = "FLAGS", itemFlags
+	case 6:
+		want, kind = "MODSEQ", itemModSeq
+	case 11:
+		want, kind = "RFC822.SIZE", itemSize
+	case 12:
+		want, kind = "INTERNALDATE", itemInternalDate
+	case 13:
+		want, kind = "BODYSTRUCTURE", itemBody
+	default:
+		if len(name) > 18 && eqFold(name[:18], "BODY[HEADER.FIELDS") {
+			return itemHeader
+		}
+		return itemOther
+	}
+	if !eqFold(name, want) {
+		return itemOther
+	}
+	return kind
 }
 
 // body reads one body structure (RFC 3501 section 7.4.2) at pos, looking

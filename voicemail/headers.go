@@ -189,15 +189,27 @@ const (
 // listValues holds the first value of each of listHeaders, "" when absent.
 type listValues [nListHeaders]string
 
-// listHeaderIndex returns name's index in listHeaders, or -1.
+// listHeaderIndex returns name's index in listHeaders, or -1. Names are
+// told apart by length first: few share one.
 func listHeaderIndex(name string) int {
-	for i, h := range listHeaders {
-		if len(h) == len(name) && strings.EqualFold(h, name) {
-			return i
+	if len(name) >= len(listHeadersByLen) {
+		return -1
+	}
+	for _, i := range listHeadersByLen[len(name)] {
+		if strings.EqualFold(listHeaders[i], name) {
+			return int(i)
 		}
 	}
 	return -1
 }
+
+// listHeadersByLen indexes listHeaders by name length.
+var listHeadersByLen = func() (t [24][]int8) {
+	for i, h := range listHeaders {
+		t[len(h)] = append(t[len(h)], int8(i))
+	}
+	return t
+}()
 
 // valuesOf reads the listed fields from any header block.
 func valuesOf(h headerGetter) *listValues {
@@ -235,7 +247,9 @@ func metaOfBlock(raw []byte, v *listValues) headerMeta {
 		} else {
 			text = ""
 		}
-		line = strings.TrimSuffix(line, "\r")
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
 		if len(line) == 0 {
 			break
 		}
@@ -250,7 +264,11 @@ func metaOfBlock(raw []byte, v *listValues) headerMeta {
 			continue // as in parseHeaderBlock, a folded line after it still continues the last field
 		}
 		last = -1
-		i := listHeaderIndex(strings.TrimRight(line[:colon], " \t"))
+		name := line[:colon]
+		for len(name) > 0 && (name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
+			name = name[:len(name)-1]
+		}
+		i := listHeaderIndex(name)
 		if i < 0 || seen&(1<<i) != 0 {
 			continue
 		}
@@ -371,6 +389,12 @@ func parseDurationHeader(v string) (time.Duration, bool) {
 	v = strings.TrimSuffix(strings.TrimSuffix(v, "s"), " ")
 	if v == "" {
 		return 0, false
+	}
+	if n, ok := digits(v); ok && len(v) <= 5 { // whole seconds, the common form
+		if n > 86400 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f < 0 || f > 86400 || f != f {
