@@ -79,19 +79,19 @@
 //
 // Measured against a lab dovecot over TLS with python's imaplib doing the
 // same UID FETCH 1:* in the same run (bench/voicemail, 10,000 messages,
-// two shared cores): the metadata listing costs 1.9–2.0 µs of client CPU
-// per message, 0.26–0.27× imaplib's (which returns untyped tuples), in
-// 0.72–1.29× the wall time of a raw read of the response; the whole List
-// 4.9–5.0 µs per message; the list from the local cache 32–35 ms. The
+// two shared cores): the metadata listing costs 1.7–1.8 µs of client CPU
+// per message, 0.24–0.25× imaplib's (which returns untyped tuples), in
+// 0.65–0.84× the wall time of a raw read of the response; the whole List
+// 4.7–5.1 µs per message; the list from the local cache 34–37 ms. The
 // listing reads each FETCH response in one pass (fetchscan.go) and asks
 // for the short body structure (BODY); its reads go through a large
 // buffer under crypto/tls and, on Linux, wait in the kernel until 256 KiB
 // are queued (SO_RCVLOWAT) or 1 ms has passed.
-// New-voicemail notification with IDLE takes 9–13 ms from LMTP delivery
+// New-voicemail notification with IDLE takes 8–16 ms from LMTP delivery
 // to event against Cyrus IMAP, and 505–520 ms with dovecot 2.3 for every
 // delivery path (maildir, doveadm save, LMTP, dovecot-lda): dovecot waits
 // a compiled-in 500 ms before notifying IDLE sessions; the client's own
-// share is 3.5–7 ms.
+// share is 3.3–9 ms.
 //
 // # Concurrency
 //
