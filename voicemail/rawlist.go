@@ -213,21 +213,26 @@ func (rc *rawConn) command(line string, each func(resp []byte)) error {
 		return err
 	}
 	for {
-		resp, err := readResponse(rc.r, rc.buf)
-		rc.buf = resp
+		resp, used, err := nextResponse(rc.r, rc.buf)
+		if used == 0 {
+			rc.buf = resp // a copy: keep the grown buffer
+		}
 		if err != nil {
 			return err
 		}
 		if bytes.HasPrefix(resp, []byte(tag+" ")) {
 			status := resp[len(tag)+1:]
-			if bytes.HasPrefix(status, []byte("OK")) {
-				return nil
+			err := error(nil)
+			if !bytes.HasPrefix(status, []byte("OK")) {
+				err = fmt.Errorf("server said %q", bytes.TrimSpace(status))
 			}
-			return fmt.Errorf("server said %q", bytes.TrimSpace(status))
+			_, _ = rc.r.Discard(used)
+			return err
 		}
 		if each != nil {
 			each(resp)
 		}
+		_, _ = rc.r.Discard(used)
 	}
 }
 

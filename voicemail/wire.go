@@ -68,6 +68,43 @@ func readResponse(r *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
+// nextResponse is readResponse without the copy when it can: when r's
+// buffer holds the whole response, it returns that part of the buffer and
+// its length, which the caller discards from r once done with the
+// response; otherwise it reads a copy into buf[:0], and the length is 0.
+// A listing's responses are some 600 bytes: nearly all lie whole in r's
+// buffer.
+func nextResponse(r *bufio.Reader, buf []byte) ([]byte, int, error) {
+	b, _ := r.Peek(r.Buffered())
+	if n, ok := wholeResponse(b); ok {
+		return b[:n], n, nil
+	}
+	resp, err := readResponse(r, buf)
+	return resp, 0, err
+}
+
+// wholeResponse reports whether b starts with a whole response, framed as
+// readResponse frames it, and its length. Anything readResponse would
+// refuse is left to it.
+func wholeResponse(b []byte) (int, bool) {
+	end := 0
+	for {
+		i := bytes.IndexByte(b[end:], '\n')
+		if i < 0 {
+			return 0, false
+		}
+		end += i + 1
+		n, ok := literalSize(b[:end])
+		if !ok {
+			return end, true
+		}
+		if n > maxLiteral || end+n > maxResponse || end+n > len(b) {
+			return 0, false
+		}
+		end += n
+	}
+}
+
 // literalSize reports whether b ends with a literal announcement "{n}\r\n"
 // (or "{n+}" / "~{n}") and its size.
 func literalSize(b []byte) (int, bool) {

@@ -97,6 +97,13 @@ func FuzzFetchResponse(f *testing.F) {
 				break
 			}
 		}
+		// Framing in place agrees with framing by copy.
+		if n, ok := wholeResponse(stream); ok {
+			resp, err := readResponse(bufio.NewReader(bytes.NewReader(stream)), nil)
+			if err != nil || !bytes.Equal(resp, stream[:n]) {
+				t.Fatalf("in place %q, by copy %q (%v)", stream[:n], resp, err)
+			}
+		}
 		msg := fmt.Sprintf("* 3 FETCH (UID 9 BODY[HEADER.FIELDS (FROM)] {%d}\r\n%s)\r\n", len(header), header)
 		resp, err := readResponse(bufio.NewReader(strings.NewReader(msg)), nil)
 		if err != nil {
@@ -224,8 +231,10 @@ func BenchmarkListingParse(b *testing.B) {
 		var f fetched
 		msgs := make([]Voicemail, 0, n)
 		for {
-			r, err := readResponse(rc.r, rc.buf)
-			rc.buf = r
+			r, used, err := nextResponse(rc.r, rc.buf)
+			if used == 0 {
+				rc.buf = r
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -235,6 +244,7 @@ func BenchmarkListingParse(b *testing.B) {
 			if ok, _ := rc.arena.parseFetch(r, &f); ok && f.uid != 0 {
 				msgs = append(msgs, f.voicemailInto(&rc.arena.vals))
 			}
+			_, _ = rc.r.Discard(used)
 		}
 		if len(msgs) != n || msgs[n-1].CallerNumber == "" || !msgs[n-1].HasAudio {
 			b.Fatalf("%d messages, last %+v", len(msgs), msgs[len(msgs)-1])
