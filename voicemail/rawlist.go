@@ -81,6 +81,10 @@ const maxInterned = 64
 // mediaType returns "type/subtype" in lower case, shared between the
 // messages of a listing (they almost all say audio/wav).
 func (a *arena) mediaType(typ, sub []byte) string {
+	if r := a.lastMediaRaw; len(r) == len(typ)+1+len(sub) && bytes.HasPrefix(r, typ) && bytes.HasSuffix(r, sub) && r[len(typ)] == '/' {
+		return a.lastMedia // as the previous message said it
+	}
+	defer func() { a.lastMediaRaw = append(append(append(a.lastMediaRaw[:0], typ...), '/'), sub...) }()
 	key := append(append(append(a.scratch[:0], typ...), '/'), sub...)
 	for i, c := range key {
 		if 'A' <= c && c <= 'Z' {
@@ -89,10 +93,12 @@ func (a *arena) mediaType(typ, sub []byte) string {
 	}
 	a.scratch = key
 	if s, ok := a.interned[string(key)]; ok {
+		a.lastMedia = s
 		return s
 	}
 	s := string(key)
 	a.keep(s)
+	a.lastMedia = s
 	return s
 }
 

@@ -164,7 +164,11 @@ type arena struct {
 	lastPath []int             // the last audio path handed out
 	scratch  []byte            // for building lookup keys
 	interned map[string]string // strings shared between messages
-	vals     listValues        // the header fields being read
+	// The last media type as sent and as returned: most messages of a
+	// listing repeat the one before.
+	lastMediaRaw []byte
+	lastMedia    string
+	vals         listValues // the header fields being read
 }
 
 var errSyntax = errors.New("malformed response")
