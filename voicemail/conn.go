@@ -15,7 +15,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-sasl"
 )
 
 // Conn is one authenticated IMAP session on the voicemail folder: the
@@ -39,6 +38,7 @@ type Conn struct {
 	canQResync bool    // offered at login (go-imap forgets capabilities when the session dies)
 	noRaw      bool    // list through go-imap only (tests)
 	trash      *string // resolved Trash folder ("" = none); nil = not looked up
+	mech       string  // how the session logged in; set by Dial, then fixed
 
 	// lastNotify is when the server last reported a change (Unix ns), for
 	// measuring notification latency.
@@ -168,8 +168,8 @@ func (vc *Conn) dial(ctx context.Context) error {
 	vc.c = c
 	vc.condstore = c.Caps().Has(imap.CapCondStore)
 	vc.canQResync = vc.condstore && c.Caps().Has(imap.CapQResync)
-	vc.log.Debug("voicemail connected", "tls_mode", cfg.TLSMode, "condstore", vc.condstore,
-		"idle", c.Caps().Has(imap.CapIdle))
+	vc.log.Debug("voicemail connected", "tls_mode", cfg.TLSMode, "mechanism", vc.mech,
+		"condstore", vc.condstore, "idle", c.Caps().Has(imap.CapIdle))
 	vc.mu.Lock()
 	defer vc.mu.Unlock()
 	if err := vc.selectLocked(cfg.Folder); err != nil {
@@ -179,27 +179,15 @@ func (vc *Conn) dial(ctx context.Context) error {
 	return nil
 }
 
-// login authenticates over the TLS session: SASL PLAIN when the server
-// offers it, else LOGIN. The connection is TLS by construction (dial).
+// login authenticates over the TLS session (the connection is TLS by
+// construction, see dial) with the best mechanism the server offers:
+// SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, then LOGIN (auth.go).
 func (vc *Conn) login(c *imapclient.Client) error {
-	caps := c.Caps()
-	user, pass := vc.cfg.UserName, vc.cfg.Password.Reveal()
-	var err error
-	switch {
-	case caps.Has(imap.AuthCap(sasl.Plain)):
-		err = c.Authenticate(sasl.NewPlainClient("", user, pass))
-	case caps.Has(imap.CapLoginDisabled):
-		return fmt.Errorf("voicemail: login as %s: server offers neither PLAIN nor LOGIN", user)
-	default:
-		err = c.Login(user, pass).Wait()
-	}
+	mech, err := vc.authenticate(c)
 	if err != nil {
-		var ie *imap.Error
-		if errors.As(err, &ie) {
-			return &AuthError{User: user, Err: err}
-		}
-		return fmt.Errorf("voicemail: login as %s: %w", user, err)
+		return err
 	}
+	vc.mech = mech
 	return nil
 }
 
@@ -265,6 +253,15 @@ func (vc *Conn) Caps() Caps {
 		Move: caps.Has(imap.CapMove), UIDPlus: caps.Has(imap.CapUIDPlus), SpecialUse: caps.Has(imap.CapSpecialUse),
 	}
 }
+
+// Mechanism returns how the session logged in: a SASL mechanism name
+// ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN") or "LOGIN" for the IMAP LOGIN
+// command. It is "PLAIN" (or "LOGIN") when the server refused the final
+// SCRAM response of go-imap, which ends SCRAM with "=" where RFC 3501
+// wants an empty line, after the server had proved it knows the password
+// (Cyrus IMAP does so). The separate sessions the listing and re-syncs
+// use choose the same way and end SCRAM properly, so they keep SCRAM.
+func (vc *Conn) Mechanism() string { return vc.mech }
 
 // TLSState returns the TLS connection state.
 func (vc *Conn) TLSState() (tls.ConnectionState, bool) {
