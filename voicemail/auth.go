@@ -327,6 +327,10 @@ func decodeChallenge(resp []byte) ([]byte, error) {
 	b = bytes.TrimPrefix(b, []byte(" "))
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
+	if bytes.ContainsAny(b, "\r\n") {
+		// Go's base64 skips line ends; a challenge has none.
+		return nil, errors.New("challenge spans lines")
+	}
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
 	n, err := base64.StdEncoding.Strict().Decode(out, b)
 	if err != nil {
