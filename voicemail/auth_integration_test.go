@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+	gosasl "github.com/emersion/go-sasl"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -205,4 +207,44 @@ func TestIntegrationAuthCyrus(t *testing.T) {
 		_, err = dialRaw(t.Context(), chk)
 		assert.ErrorIs(t, err, errRawUnsupported)
 	})
+}
+
+// BenchmarkIntegrationLogin measures a connect and login over implicit
+// TLS against dovecot and Cyrus: our raw session's SCRAM-SHA-256, the
+// go-imap session's Dial (SCRAM, then PLAIN after the server refused
+// go-imap's final response, then SELECT), and as the peer a plain go-imap
+// client logging in with PLAIN. Compare ns/op within one run.
+func BenchmarkIntegrationLogin(b *testing.B) {
+	d := lab.Dovecot(b, nil)
+	cy := lab.Cyrus(b, nil)
+	for _, srv := range []struct {
+		name string
+		cfg  Config
+	}{{"dovecot", labConfig(b, d, "alice", false)}, {"cyrus", cyrusConfig(b, cy, "alice", false)}} {
+		cfg, err := srv.cfg.check()
+		require.NoError(b, err)
+		b.Run(srv.name+"/goimap-plain", func(b *testing.B) {
+			for b.Loop() {
+				c, err := imapclient.DialTLS(cfg.Server, &imapclient.Options{TLSConfig: cfg.TLS})
+				require.NoError(b, err)
+				require.NoError(b, c.Authenticate(gosasl.NewPlainClient("", cfg.UserName, cfg.Password.Reveal())))
+				c.Close()
+			}
+		})
+		b.Run(srv.name+"/raw-scram", func(b *testing.B) {
+			for b.Loop() {
+				rc, err := dialRaw(b.Context(), cfg)
+				require.NoError(b, err)
+				require.Equal(b, mechSCRAMSHA256, rc.mech)
+				rc.close()
+			}
+		})
+		b.Run(srv.name+"/dial", func(b *testing.B) {
+			for b.Loop() {
+				c, err := Dial(b.Context(), cfg)
+				require.NoError(b, err)
+				c.Close()
+			}
+		})
+	}
 }
