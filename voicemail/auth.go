@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -82,6 +84,9 @@ type saslClient struct {
 	n        *sasl.Negotiator
 	failed   bool // mellium panics on a Step after an error
 	verified bool // the server's final SCRAM message checked out
+	// endFix, when not nil, is told that the next line go-imap writes
+	// is SCRAM's empty final response.
+	endFix *emptyResponseConn
 }
 
 var _ gosasl.Client = (*saslClient)(nil)
@@ -106,8 +111,34 @@ func (s *saslClient) Next(challenge []byte) ([]byte, error) {
 	}
 	if !more && isSCRAM(s.mech) && s.n.State()&sasl.StepMask == sasl.ValidServerResponse {
 		s.verified = true
+		if len(resp) == 0 && s.endFix != nil {
+			s.endFix.armed.Store(true)
+		}
 	}
 	return resp, nil
+}
+
+// emptyResponseConn sits under go-imap's session (implicit TLS, where we
+// hold the TLS connection) and mends the one line go-imap gets wrong:
+// SCRAM's empty final response, which it writes as "=" (go-imap issue
+// 760, see loginSCRAM), goes out as the empty line RFC 3501 section 6.2.2
+// asks for. Only the write right after the adapter verified the server's
+// final message is looked at; a go-imap that writes it right passes
+// through. Under STARTTLS go-imap makes the TLS connection itself, so
+// there the session falls back as loginSCRAM says.
+type emptyResponseConn struct {
+	net.Conn
+	armed atomic.Bool // the next write is SCRAM's final response
+}
+
+func (c *emptyResponseConn) Write(p []byte) (int, error) {
+	if c.armed.Swap(false) && string(p) == "=\r\n" {
+		if _, err := c.Conn.Write([]byte("\r\n")); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 // saslError is our side refusing the server's SASL messages: a SCRAM
@@ -170,14 +201,16 @@ func (vc *Conn) authenticate(c *imapclient.Client) (string, error) {
 // (v2.0.0-beta.8) answers SCRAM's server-final message with "=", which
 // RFC 4959 reserves for an empty initial response, where RFC 3501
 // section 6.2.2 wants an empty line (go-imap issue 760): Cyrus 3.6
-// answers NO, dovecot 2.3.19 BAD ("Invalid base64 data in continued
-// response"). When that refusal comes after the server proved it knows
+// answers NO (after its failedloginpause, 3 s by default), dovecot
+// 2.3.19 BAD ("Invalid base64 data in continued response"). Under
+// implicit TLS emptyResponseConn mends the line. Where it cannot (under
+// STARTTLS) and the refusal comes after the server proved it knows
 // the password, the session logs in once more with the next mechanism
 // offered (PLAIN, inside the verified TLS); any other failure is final,
 // so neither a wrong password nor a server that cannot prove itself
 // makes the client send the password.
 func (vc *Conn) loginSCRAM(c *imapclient.Client, mech, user, pass string) (string, error) {
-	sc := &saslClient{mech: mech, n: newNegotiator(mech, user, pass)}
+	sc := &saslClient{mech: mech, n: newNegotiator(mech, user, pass), endFix: vc.endFix}
 	err := c.Authenticate(sc)
 	if err == nil && !sc.verified {
 		return "", errUnproven

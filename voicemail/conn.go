@@ -39,6 +39,9 @@ type Conn struct {
 	noRaw      bool    // list through go-imap only (tests)
 	trash      *string // resolved Trash folder ("" = none); nil = not looked up
 	mech       string  // how the session logged in; set by Dial, then fixed
+	// endFix is under go-imap's implicit-TLS session, nil under STARTTLS
+	// (auth.go, emptyResponseConn).
+	endFix *emptyResponseConn
 
 	// lastNotify is when the server last reported a change (Unix ns), for
 	// measuring notification latency.
@@ -146,7 +149,8 @@ func (vc *Conn) dial(ctx context.Context) error {
 			raw.Close()
 			return fmt.Errorf("voicemail: connect %s: %w", cfg.Server, cfg.Trust.Classify(host, err))
 		}
-		c = imapclient.New(tc, opts)
+		vc.endFix = &emptyResponseConn{Conn: tc}
+		c = imapclient.New(vc.endFix, opts)
 	case TLSStartTLS:
 		c, err = imapclient.NewStartTLS(raw, opts)
 		if err != nil {
@@ -256,11 +260,12 @@ func (vc *Conn) Caps() Caps {
 
 // Mechanism returns how the session logged in: a SASL mechanism name
 // ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN") or "LOGIN" for the IMAP LOGIN
-// command. It is "PLAIN" (or "LOGIN") when the server refused the final
-// SCRAM response of go-imap, which ends SCRAM with "=" where RFC 3501
-// wants an empty line, after the server had proved it knows the password
-// (Cyrus IMAP does so). The separate sessions the listing and re-syncs
-// use choose the same way and end SCRAM properly, so they keep SCRAM.
+// command. Under STARTTLS it is "PLAIN" (or "LOGIN") when the server
+// refused go-imap's final SCRAM response ("=" where RFC 3501 wants an
+// empty line; dovecot and Cyrus refuse it) after proving it knows the
+// password; under implicit TLS the client mends that line and keeps
+// SCRAM. The separate sessions of the listing and re-syncs choose the
+// same way and end SCRAM properly in both modes.
 func (vc *Conn) Mechanism() string { return vc.mech }
 
 // TLSState returns the TLS connection state.
