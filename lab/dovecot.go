@@ -24,7 +24,9 @@ type DovecotOptions struct {
 }
 
 // DovecotServer is a running Dovecot IMAP server. Logins are the users' Email
-// addresses (alice@example.test) with their passwords, mechanism PLAIN, only over TLS.
+// addresses (alice@example.test) with their passwords, only over TLS, with SASL
+// PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (dovecot derives the SCRAM keys from the
+// plain passwords of its passwd-file), or the LOGIN command.
 type DovecotServer struct {
 	// Addr is the IMAP port (STARTTLS required), TLSAddr the IMAPS port (implicit TLS),
 	// both host:port on 127.0.0.1.
@@ -179,7 +181,7 @@ log_path = /dev/stderr
 ssl = required
 ssl_cert = <$CERT
 ssl_key = <$KEY
-auth_mechanisms = plain
+auth_mechanisms = plain scram-sha-1 scram-sha-256
 mail_location = maildir:$T/mail/%u
 $UNPRIV
 service imap-login {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-sasl"
 )
 
 // Conn is one authenticated IMAP session on the voicemail folder: the
@@ -39,6 +38,10 @@ type Conn struct {
 	canQResync bool    // offered at login (go-imap forgets capabilities when the session dies)
 	noRaw      bool    // list through go-imap only (tests)
 	trash      *string // resolved Trash folder ("" = none); nil = not looked up
+	mech       string  // how the session logged in; set by Dial, then fixed
+	// endFix is under go-imap's implicit-TLS session, nil under STARTTLS
+	// (auth.go, emptyResponseConn).
+	endFix *emptyResponseConn
 
 	// lastNotify is when the server last reported a change (Unix ns), for
 	// measuring notification latency.
@@ -146,7 +149,8 @@ func (vc *Conn) dial(ctx context.Context) error {
 			raw.Close()
 			return fmt.Errorf("voicemail: connect %s: %w", cfg.Server, cfg.Trust.Classify(host, err))
 		}
-		c = imapclient.New(tc, opts)
+		vc.endFix = &emptyResponseConn{Conn: tc}
+		c = imapclient.New(vc.endFix, opts)
 	case TLSStartTLS:
 		c, err = imapclient.NewStartTLS(raw, opts)
 		if err != nil {
@@ -168,8 +172,8 @@ func (vc *Conn) dial(ctx context.Context) error {
 	vc.c = c
 	vc.condstore = c.Caps().Has(imap.CapCondStore)
 	vc.canQResync = vc.condstore && c.Caps().Has(imap.CapQResync)
-	vc.log.Debug("voicemail connected", "tls_mode", cfg.TLSMode, "condstore", vc.condstore,
-		"idle", c.Caps().Has(imap.CapIdle))
+	vc.log.Debug("voicemail connected", "tls_mode", cfg.TLSMode, "mechanism", vc.mech,
+		"condstore", vc.condstore, "idle", c.Caps().Has(imap.CapIdle))
 	vc.mu.Lock()
 	defer vc.mu.Unlock()
 	if err := vc.selectLocked(cfg.Folder); err != nil {
@@ -179,27 +183,15 @@ func (vc *Conn) dial(ctx context.Context) error {
 	return nil
 }
 
-// login authenticates over the TLS session: SASL PLAIN when the server
-// offers it, else LOGIN. The connection is TLS by construction (dial).
+// login authenticates over the TLS session (the connection is TLS by
+// construction, see dial) with the best mechanism the server offers:
+// SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, then LOGIN (auth.go).
 func (vc *Conn) login(c *imapclient.Client) error {
-	caps := c.Caps()
-	user, pass := vc.cfg.UserName, vc.cfg.Password.Reveal()
-	var err error
-	switch {
-	case caps.Has(imap.AuthCap(sasl.Plain)):
-		err = c.Authenticate(sasl.NewPlainClient("", user, pass))
-	case caps.Has(imap.CapLoginDisabled):
-		return fmt.Errorf("voicemail: login as %s: server offers neither PLAIN nor LOGIN", user)
-	default:
-		err = c.Login(user, pass).Wait()
-	}
+	mech, err := vc.authenticate(c)
 	if err != nil {
-		var ie *imap.Error
-		if errors.As(err, &ie) {
-			return &AuthError{User: user, Err: err}
-		}
-		return fmt.Errorf("voicemail: login as %s: %w", user, err)
+		return err
 	}
+	vc.mech = mech
 	return nil
 }
 
@@ -265,6 +257,16 @@ func (vc *Conn) Caps() Caps {
 		Move: caps.Has(imap.CapMove), UIDPlus: caps.Has(imap.CapUIDPlus), SpecialUse: caps.Has(imap.CapSpecialUse),
 	}
 }
+
+// Mechanism returns how the session logged in: a SASL mechanism name
+// ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN") or "LOGIN" for the IMAP LOGIN
+// command. Under STARTTLS it is "PLAIN" (or "LOGIN") when the server
+// refused go-imap's final SCRAM response ("=" where RFC 3501 wants an
+// empty line; dovecot and Cyrus refuse it) after proving it knows the
+// password; under implicit TLS the client mends that line and keeps
+// SCRAM. The separate sessions of the listing and re-syncs choose the
+// same way and end SCRAM properly in both modes.
+func (vc *Conn) Mechanism() string { return vc.mech }
 
 // TLSState returns the TLS connection state.
 func (vc *Conn) TLSState() (tls.ConnectionState, bool) {

@@ -42,7 +42,11 @@
 //
 // The client speaks TLS from the first byte or upgrades with STARTTLS
 // before anything else; it never sends a password in clear. Logins use
-// SASL PLAIN where offered, else LOGIN, both inside TLS. A certificate
+// SCRAM-SHA-256 or SCRAM-SHA-1 where offered, else SASL PLAIN, else
+// LOGIN, all inside TLS; [Conn.Mechanism] says which. Under STARTTLS the
+// main session falls back to PLAIN when the server refused go-imap's
+// malformed final SCRAM response after proving it knows the password
+// (Cyrus then pauses 3 s first); never after a wrong password. A certificate
 // that does not verify gives a *csf.TLSError naming the reason.
 //
 // # Lifecycle

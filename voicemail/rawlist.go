@@ -122,7 +122,8 @@ func (a *arena) internPath(path []int) []int {
 }
 
 // rawConn is a minimal IMAP session for bulk listing: TLS or STARTTLS,
-// LOGIN, EXAMINE, UID FETCH, LOGOUT. It runs in the caller's goroutine.
+// AUTHENTICATE or LOGIN, EXAMINE, UID FETCH, LOGOUT. It runs in the
+// caller's goroutine.
 type rawConn struct {
 	conn  net.Conn
 	bulk  *bulkConn // under conn's TLS; nil when not over TCP
@@ -130,6 +131,7 @@ type rawConn struct {
 	tag   int
 	buf   []byte
 	arena arena
+	mech  string // how it logged in (auth.go)
 }
 
 // errRawUnsupported sends the listing to go-imap: credentials or a folder
@@ -146,11 +148,6 @@ func quoteIMAP(s string) (string, bool) {
 }
 
 func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
-	user, ok1 := quoteIMAP(cfg.UserName)
-	pass, ok2 := quoteIMAP(cfg.Password.Reveal())
-	if !ok1 || !ok2 {
-		return nil, errRawUnsupported
-	}
 	host := cfg.TLS.ServerName
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", cfg.Server)
@@ -183,17 +180,26 @@ func dialRaw(ctx context.Context, cfg Config) (*rawConn, error) {
 		return fail(fmt.Errorf("voicemail: connect %s: %w", cfg.Server, cfg.Trust.Classify(host, err)))
 	}
 	rc.conn, rc.r = tc, bufio.NewReaderSize(tc, 64<<10)
+	var greeting string // under TLS; a STARTTLS greeting came before it
 	if cfg.TLSMode == TLSImplicit {
-		if _, err := rc.greeting(); err != nil {
+		if greeting, err = rc.greeting(); err != nil {
 			return fail(err)
 		}
 	}
-	if err := rc.command("LOGIN "+user+" "+pass, nil); err != nil {
-		// The go-imap session logged in with these credentials (SASL where
-		// offered): a refused LOGIN means this server wants AUTHENTICATE,
-		// so the listing goes that way.
-		raw.Close()
-		return nil, fmt.Errorf("%w: login: %v", errRawUnsupported, err)
+	caps, ok := capabilityCode([]byte(greeting))
+	if !ok {
+		have, err := rc.capabilities()
+		if err != nil {
+			return fail(fmt.Errorf("voicemail: capability: %w", err))
+		}
+		for c := range have {
+			caps = append(caps, c)
+		}
+	}
+	// The go-imap session logged in with these credentials: a refused
+	// login here (errRawUnsupported) sends the listing that way.
+	if rc.mech, err = rc.authenticate(cfg, caps); err != nil {
+		return fail(err)
 	}
 	return rc, nil
 }

@@ -1,0 +1,268 @@
+package voicemail
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	gosasl "github.com/emersion/go-sasl"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/lab"
+)
+
+// The login mechanisms against the lab's real servers: SCRAM where both
+// sides can, PLAIN only after a verified SCRAM the server refused for
+// go-imap's final response, never after a wrong password.
+
+// authLog keeps the records the voicemail client logs while logging in.
+type authLog struct {
+	mu      sync.Mutex // guards records
+	records []slog.Record
+}
+
+func (l *authLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *authLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r.Clone())
+	return nil
+}
+func (l *authLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *authLog) WithGroup(string) slog.Handler      { return l }
+
+// attempts returns the mechanisms tried, in order.
+func (l *authLog) attempts() []string {
+	return l.values("voicemail authenticating", "mechanism")
+}
+
+// refusals returns the mechanisms a server refused after proving itself.
+func (l *authLog) refusals() []string {
+	return l.values("voicemail server refused go-imap's final SCRAM response; logging in again", "mechanism")
+}
+
+func (l *authLog) values(msg, key string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.records {
+		if r.Message != msg {
+			continue
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == key {
+				out = append(out, a.Value.String())
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// noSecrets fails t when a logged record holds the password.
+func (l *authLog) noSecrets(t *testing.T, password string) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.records {
+		r.Attrs(func(a slog.Attr) bool {
+			assert.NotContains(t, a.Value.String(), password, r.Message)
+			return true
+		})
+	}
+}
+
+// checkGoIMAPMechanism checks how the go-imap session logged in: with
+// SCRAM under implicit TLS (emptyResponseConn mends go-imap's final
+// response), with PLAIN after the server refused that response under
+// STARTTLS.
+func checkGoIMAPMechanism(t *testing.T, c *Conn, log *authLog, startTLS bool) {
+	t.Helper()
+	attempts := log.attempts()
+	require.NotEmpty(t, attempts)
+	assert.Equal(t, mechSCRAMSHA256, attempts[0], "SCRAM-SHA-256 first")
+	if !startTLS {
+		assert.Equal(t, mechSCRAMSHA256, c.Mechanism())
+		assert.Empty(t, log.refusals())
+		return
+	}
+	assert.Equal(t, mechPlain, c.Mechanism())
+	assert.Equal(t, []string{mechSCRAMSHA256}, log.refusals(), "PLAIN only after a verified SCRAM was refused")
+}
+
+// countLogins counts dovecot's log lines for logins of user with mech.
+func countLogins(d *lab.DovecotServer, user, mech string) int {
+	return strings.Count(d.Log(), "Login: user=<"+user+">, method="+mech+",")
+}
+
+func TestIntegrationAuthDovecot(t *testing.T) {
+	d := lab.Dovecot(t, nil)
+	require.NoError(t, d.Deliver("alice", buildMsg(msgSpec{Audio: testWAV(EncodingPCM, 8000, 0.5)})))
+
+	for _, startTLS := range []bool{false, true} {
+		name := map[bool]string{false: "implicit", true: "starttls"}[startTLS]
+		t.Run("GoIMAP/"+name, func(t *testing.T) {
+			log := &authLog{}
+			cfg := labConfig(t, d, "alice", startTLS)
+			cfg.Logger = slog.New(log)
+			c := dialLab(t, cfg)
+			checkGoIMAPMechanism(t, c, log, startTLS)
+			log.noSecrets(t, cfg.Password.Reveal())
+		})
+		t.Run("Raw/"+name, func(t *testing.T) {
+			cfg, err := labConfig(t, d, "alice", startTLS).check()
+			require.NoError(t, err)
+			before := countLogins(d, cfg.UserName, mechSCRAMSHA256)
+			rc, err := dialRaw(t.Context(), cfg)
+			require.NoError(t, err)
+			defer rc.close()
+			assert.Equal(t, mechSCRAMSHA256, rc.mech)
+			assert.EventuallyWithT(t, func(c *assert.CollectT) {
+				assert.Greater(c, countLogins(d, cfg.UserName, mechSCRAMSHA256), before, "dovecot saw a SCRAM login")
+			}, 5*time.Second, 20*time.Millisecond)
+		})
+	}
+
+	t.Run("ListOverSCRAM", func(t *testing.T) {
+		// STARTTLS: the go-imap session logs in with PLAIN, so the SCRAM
+		// logins counted are the listing's.
+		c := dialLab(t, labConfig(t, d, "alice", true))
+		require.Equal(t, mechPlain, c.Mechanism())
+		before := countLogins(d, c.cfg.UserName, mechSCRAMSHA256)
+		list, err := c.List(t.Context())
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.True(t, list[0].HasAudio)
+		// The listing's own session logged in with SCRAM: the raw path
+		// was used, not go-imap's.
+		assert.EventuallyWithT(t, func(col *assert.CollectT) {
+			assert.Greater(col, countLogins(d, c.cfg.UserName, mechSCRAMSHA256), before)
+		}, 5*time.Second, 20*time.Millisecond)
+	})
+
+	t.Run("WrongPassword", func(t *testing.T) {
+		log := &authLog{}
+		cfg := labConfig(t, d, "bob", false)
+		cfg.Password = "not-bobs-password"
+		cfg.Logger = slog.New(log)
+		_, err := Dial(t.Context(), cfg)
+		var ae *AuthError
+		require.ErrorAs(t, err, &ae)
+		assert.NotContains(t, err.Error(), "not-bobs-password")
+		assert.Equal(t, []string{mechSCRAMSHA256}, log.attempts(), "no PLAIN after a refused SCRAM")
+		assert.Empty(t, log.refusals())
+		log.noSecrets(t, "not-bobs-password")
+		assert.EventuallyWithT(t, func(c *assert.CollectT) {
+			assert.Contains(c, d.Log(), "(auth failed, 1 attempts")
+		}, 5*time.Second, 20*time.Millisecond)
+		assert.Zero(t, countLogins(d, cfg.UserName, mechPlain), "bob never logged in with PLAIN")
+
+		chk, err := cfg.check()
+		require.NoError(t, err)
+		_, err = dialRaw(t.Context(), chk)
+		assert.ErrorIs(t, err, errRawUnsupported, "a refused raw login hands the listing to go-imap")
+	})
+}
+
+func TestIntegrationAuthCyrus(t *testing.T) {
+	cy := lab.Cyrus(t, nil)
+	cyrusDeliver(t, cy, "alice", buildMsg(msgSpec{Audio: testWAV(EncodingPCM, 8000, 0.5)}))
+
+	for _, startTLS := range []bool{false, true} {
+		name := map[bool]string{false: "implicit", true: "starttls"}[startTLS]
+		t.Run("GoIMAP/"+name, func(t *testing.T) {
+			log := &authLog{}
+			cfg := cyrusConfig(t, cy, "alice", startTLS)
+			cfg.Logger = slog.New(log)
+			c := dialLab(t, cfg)
+			checkGoIMAPMechanism(t, c, log, startTLS)
+			log.noSecrets(t, cfg.Password.Reveal())
+			require.NoError(t, c.Noop(t.Context()), "the session works after the second login")
+		})
+		t.Run("Raw/"+name, func(t *testing.T) {
+			cfg, err := cyrusConfig(t, cy, "alice", startTLS).check()
+			require.NoError(t, err)
+			rc, err := dialRaw(t.Context(), cfg)
+			require.NoError(t, err)
+			defer rc.close()
+			assert.Equal(t, mechSCRAMSHA256, rc.mech, "an empty line ends SCRAM for Cyrus")
+			snap, err := rawList(t.Context(), cfg, false)
+			require.NoError(t, err)
+			assert.Len(t, snap.Messages, 1)
+		})
+	}
+
+	t.Run("WrongPassword", func(t *testing.T) {
+		log := &authLog{}
+		cfg := cyrusConfig(t, cy, "bob", false)
+		cfg.Password = "not-bobs-password"
+		cfg.Logger = slog.New(log)
+		_, err := Dial(t.Context(), cfg)
+		var ae *AuthError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, []string{mechSCRAMSHA256}, log.attempts(), "no PLAIN after a refused SCRAM")
+		assert.Empty(t, log.refusals())
+
+		chk, err := cfg.check()
+		require.NoError(t, err)
+		_, err = dialRaw(t.Context(), chk)
+		assert.ErrorIs(t, err, errRawUnsupported)
+	})
+}
+
+// BenchmarkIntegrationLogin measures a connect and login over implicit
+// TLS against dovecot and Cyrus: our raw session's SCRAM-SHA-256, Dial
+// (go-imap session with SCRAM, then SELECT), Dial under STARTTLS (SCRAM,
+// refused at go-imap's final response, then PLAIN and SELECT), and as
+// the peer a plain go-imap client logging in with PLAIN over implicit
+// TLS. Compare ns/op within one run.
+func BenchmarkIntegrationLogin(b *testing.B) {
+	d := lab.Dovecot(b, nil)
+	cy := lab.Cyrus(b, nil)
+	for _, srv := range []struct {
+		name string
+		cfg  Config
+	}{{"dovecot", labConfig(b, d, "alice", false)}, {"cyrus", cyrusConfig(b, cy, "alice", false)}} {
+		cfg, err := srv.cfg.check()
+		require.NoError(b, err)
+		b.Run(srv.name+"/goimap-plain", func(b *testing.B) {
+			for b.Loop() {
+				c, err := imapclient.DialTLS(cfg.Server, &imapclient.Options{TLSConfig: cfg.TLS})
+				require.NoError(b, err)
+				require.NoError(b, c.Authenticate(gosasl.NewPlainClient("", cfg.UserName, cfg.Password.Reveal())))
+				c.Close()
+			}
+		})
+		b.Run(srv.name+"/raw-scram", func(b *testing.B) {
+			for b.Loop() {
+				rc, err := dialRaw(b.Context(), cfg)
+				require.NoError(b, err)
+				require.Equal(b, mechSCRAMSHA256, rc.mech)
+				rc.close()
+			}
+		})
+		b.Run(srv.name+"/dial", func(b *testing.B) {
+			for b.Loop() {
+				c, err := Dial(b.Context(), cfg)
+				require.NoError(b, err)
+				require.Equal(b, mechSCRAMSHA256, c.Mechanism())
+				c.Close()
+			}
+		})
+		b.Run(srv.name+"/dial-starttls", func(b *testing.B) {
+			st := srv.cfg
+			st.Server, st.TLSMode = map[string]string{"dovecot": d.Addr, "cyrus": cy.Addr}[srv.name], TLSStartTLS
+			for b.Loop() {
+				c, err := Dial(b.Context(), st)
+				require.NoError(b, err)
+				require.Equal(b, mechPlain, c.Mechanism())
+				c.Close()
+			}
+		})
+	}
+}
