@@ -118,21 +118,36 @@ func (s *saslClient) Next(challenge []byte) ([]byte, error) {
 	return resp, nil
 }
 
-// emptyResponseConn sits under go-imap's session (implicit TLS, where we
-// hold the TLS connection) and mends the one line go-imap gets wrong:
-// SCRAM's empty final response, which it writes as "=" (go-imap issue
-// 760, see loginSCRAM), goes out as the empty line RFC 3501 section 6.2.2
-// asks for. Only the write right after the adapter verified the server's
-// final message is looked at; a go-imap that writes it right passes
-// through. Under STARTTLS go-imap makes the TLS connection itself, so
-// there the session falls back as loginSCRAM says.
+// emptyResponseConn sits under go-imap's session, on the TLS connection
+// we hold (dial makes it, under STARTTLS too), and mends the one line
+// go-imap gets wrong: SCRAM's empty final response, which it writes as
+// "=" (go-imap issue 760, see loginSCRAM), goes out as the empty line RFC
+// 3501 section 6.2.2 asks for. Only the write right after the adapter
+// verified the server's final message is looked at; a go-imap that writes
+// it right passes through. After our own STARTTLS it also hands go-imap
+// the greeting it waits for: the server's came before TLS.
 type emptyResponseConn struct {
 	net.Conn
-	armed atomic.Bool // the next write is SCRAM's final response
+	armed    atomic.Bool // the next write is SCRAM's final response
+	greeting []byte      // read before the connection's own bytes
+}
+
+// mendSCRAMEnd is false only in tests of the fallback in loginSCRAM.
+var mendSCRAMEnd atomic.Bool
+
+func init() { mendSCRAMEnd.Store(true) }
+
+func (c *emptyResponseConn) Read(p []byte) (int, error) {
+	if len(c.greeting) > 0 {
+		n := copy(p, c.greeting)
+		c.greeting = c.greeting[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *emptyResponseConn) Write(p []byte) (int, error) {
-	if c.armed.Swap(false) && string(p) == "=\r\n" {
+	if c.armed.Swap(false) && mendSCRAMEnd.Load() && string(p) == "=\r\n" {
 		if _, err := c.Conn.Write([]byte("\r\n")); err != nil {
 			return 0, err
 		}
@@ -202,10 +217,10 @@ func (vc *Conn) authenticate(c *imapclient.Client) (string, error) {
 // RFC 4959 reserves for an empty initial response, where RFC 3501
 // section 6.2.2 wants an empty line (go-imap issue 760): Cyrus 3.6
 // answers NO (after its failedloginpause, 3 s by default), dovecot
-// 2.3.19 BAD ("Invalid base64 data in continued response"). Under
-// implicit TLS emptyResponseConn mends the line. Where it cannot (under
-// STARTTLS) and the refusal comes after the server proved it knows
-// the password, the session logs in once more with the next mechanism
+// 2.3.19 BAD ("Invalid base64 data in continued response").
+// emptyResponseConn mends the line. Should that fail (a go-imap that
+// writes the line otherwise) and the refusal come after the server proved
+// it knows the password, the session logs in once more with the next mechanism
 // offered (PLAIN, inside the verified TLS); any other failure is final,
 // so neither a wrong password nor a server that cannot prove itself
 // makes the client send the password.

@@ -78,21 +78,29 @@ func (l *authLog) noSecrets(t *testing.T, password string) {
 }
 
 // checkGoIMAPMechanism checks how the go-imap session logged in: with
-// SCRAM under implicit TLS (emptyResponseConn mends go-imap's final
-// response), with PLAIN after the server refused that response under
-// STARTTLS.
-func checkGoIMAPMechanism(t *testing.T, c *Conn, log *authLog, startTLS bool) {
+// SCRAM in both TLS modes (emptyResponseConn mends go-imap's final
+// response), or, with the mending off (mended false), with PLAIN after
+// the server refused that response.
+func checkGoIMAPMechanism(t *testing.T, c *Conn, log *authLog, mended bool) {
 	t.Helper()
 	attempts := log.attempts()
 	require.NotEmpty(t, attempts)
 	assert.Equal(t, mechSCRAMSHA256, attempts[0], "SCRAM-SHA-256 first")
-	if !startTLS {
+	if mended {
 		assert.Equal(t, mechSCRAMSHA256, c.Mechanism())
 		assert.Empty(t, log.refusals())
 		return
 	}
 	assert.Equal(t, mechPlain, c.Mechanism())
 	assert.Equal(t, []string{mechSCRAMSHA256}, log.refusals(), "PLAIN only after a verified SCRAM was refused")
+}
+
+// unmended turns emptyResponseConn's mending off for the rest of t, so
+// that go-imap's "=" reaches the server as a go-imap without the mending
+// would send it.
+func unmended(t *testing.T) {
+	mendSCRAMEnd.Store(false)
+	t.Cleanup(func() { mendSCRAMEnd.Store(true) })
 }
 
 // countLogins counts dovecot's log lines for logins of user with mech.
@@ -111,7 +119,16 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 			cfg := labConfig(t, d, "alice", startTLS)
 			cfg.Logger = slog.New(log)
 			c := dialLab(t, cfg)
-			checkGoIMAPMechanism(t, c, log, startTLS)
+			checkGoIMAPMechanism(t, c, log, true)
+			log.noSecrets(t, cfg.Password.Reveal())
+		})
+		t.Run("GoIMAPUnmended/"+name, func(t *testing.T) {
+			unmended(t)
+			log := &authLog{}
+			cfg := labConfig(t, d, "alice", startTLS)
+			cfg.Logger = slog.New(log)
+			c := dialLab(t, cfg)
+			checkGoIMAPMechanism(t, c, log, false)
 			log.noSecrets(t, cfg.Password.Reveal())
 		})
 		t.Run("Raw/"+name, func(t *testing.T) {
@@ -129,11 +146,15 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 	}
 
 	t.Run("ListOverSCRAM", func(t *testing.T) {
-		// STARTTLS: the go-imap session logs in with PLAIN, so the SCRAM
-		// logins counted are the listing's.
+		// Dovecot logs a login a moment after it: wait for the go-imap
+		// session's, so that the one counted after is the listing's.
+		base := countLogins(d, "alice@example.test", mechSCRAMSHA256)
 		c := dialLab(t, labConfig(t, d, "alice", true))
-		require.Equal(t, mechPlain, c.Mechanism())
-		before := countLogins(d, c.cfg.UserName, mechSCRAMSHA256)
+		require.Equal(t, mechSCRAMSHA256, c.Mechanism())
+		require.EventuallyWithT(t, func(col *assert.CollectT) {
+			assert.Equal(col, base+1, countLogins(d, c.cfg.UserName, mechSCRAMSHA256))
+		}, 5*time.Second, 20*time.Millisecond)
+		before := base + 1
 		list, err := c.List(t.Context())
 		require.NoError(t, err)
 		require.Len(t, list, 1)
@@ -180,9 +201,9 @@ func TestIntegrationAuthCyrus(t *testing.T) {
 			cfg := cyrusConfig(t, cy, "alice", startTLS)
 			cfg.Logger = slog.New(log)
 			c := dialLab(t, cfg)
-			checkGoIMAPMechanism(t, c, log, startTLS)
+			checkGoIMAPMechanism(t, c, log, true)
 			log.noSecrets(t, cfg.Password.Reveal())
-			require.NoError(t, c.Noop(t.Context()), "the session works after the second login")
+			require.NoError(t, c.Noop(t.Context()))
 		})
 		t.Run("Raw/"+name, func(t *testing.T) {
 			cfg, err := cyrusConfig(t, cy, "alice", startTLS).check()
@@ -196,6 +217,16 @@ func TestIntegrationAuthCyrus(t *testing.T) {
 			assert.Len(t, snap.Messages, 1)
 		})
 	}
+
+	t.Run("GoIMAPUnmended", func(t *testing.T) {
+		unmended(t)
+		log := &authLog{}
+		cfg := cyrusConfig(t, cy, "alice", false)
+		cfg.Logger = slog.New(log)
+		c := dialLab(t, cfg)
+		checkGoIMAPMechanism(t, c, log, false)
+		require.NoError(t, c.Noop(t.Context()), "the session works after the second login")
+	})
 
 	t.Run("WrongPassword", func(t *testing.T) {
 		log := &authLog{}

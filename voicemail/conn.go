@@ -1,6 +1,7 @@
 package voicemail
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -152,14 +153,29 @@ func (vc *Conn) dial(ctx context.Context) error {
 		vc.endFix = &emptyResponseConn{Conn: tc}
 		c = imapclient.New(vc.endFix, opts)
 	case TLSStartTLS:
-		c, err = imapclient.NewStartTLS(raw, opts)
-		if err != nil {
+		// STARTTLS by our own hand (RFC 3501 section 6.2.1) rather than
+		// go-imap's, which keeps the TLS connection to itself: the session
+		// then runs over one we hold, under which emptyResponseConn mends
+		// SCRAM's last line, and which hands go-imap a greeting of its own.
+		pre := &rawConn{conn: raw, r: bufio.NewReaderSize(raw, 4<<10)}
+		if _, err := pre.greeting(); err != nil {
+			raw.Close()
+			return fmt.Errorf("voicemail: connect %s: %w", cfg.Server, ctxErr(ctx, err))
+		}
+		if err := pre.command("STARTTLS", nil); err != nil {
+			raw.Close()
+			return fmt.Errorf("voicemail: connect %s: starttls: %w", cfg.Server, ctxErr(ctx, err))
+		}
+		tc := tls.Client(raw, cfg.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			if ctx.Err() != nil {
 				return fmt.Errorf("voicemail: connect %s: %w", cfg.Server, ctx.Err())
 			}
 			return fmt.Errorf("voicemail: connect %s: starttls: %w", cfg.Server, cfg.Trust.Classify(host, err))
 		}
+		vc.endFix = &emptyResponseConn{Conn: tc, greeting: []byte("* OK TLS is on\r\n")}
+		c = imapclient.New(vc.endFix, opts)
 	}
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
