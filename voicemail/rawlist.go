@@ -224,6 +224,7 @@ func (rc *rawConn) command(line string, each func(resp []byte)) error {
 	if _, err := io.WriteString(rc.conn, tag+" "+line+"\r\n"); err != nil {
 		return err
 	}
+	tagged := []byte(tag + " ")
 	for {
 		resp, used, err := nextResponse(rc.r, rc.buf)
 		if used == 0 {
@@ -232,8 +233,8 @@ func (rc *rawConn) command(line string, each func(resp []byte)) error {
 		if err != nil {
 			return err
 		}
-		if bytes.HasPrefix(resp, []byte(tag+" ")) {
-			status := resp[len(tag)+1:]
+		if bytes.HasPrefix(resp, tagged) {
+			status := resp[len(tagged):]
 			err := error(nil)
 			if !bytes.HasPrefix(status, []byte("OK")) {
 				err = fmt.Errorf("server said %q", bytes.TrimSpace(status))
