@@ -79,19 +79,7 @@ func TestIntegrationConn(t *testing.T) {
 
 	wavPCM := testWAV(EncodingPCM, 8000, 1.5)
 	wavMu := testWAV(EncodingMuLaw, 8000, 2.0)
-	wavA := testWAV(EncodingALaw, 8000, 0.5)
-	msgs := [][]byte{
-		buildMsg(msgSpec{Audio: wavPCM, Headers: "Importance: high\r\nSensitivity: Private"}),
-		buildMsg(msgSpec{Audio: wavMu, LineLen: 61, AudioCT: "audio/x-wav", From: `"Carol" <carol@example.test>`,
-			Headers: "X-CallerID: \"Carol Jones\" <+15550001>\r\nX-Priority: 1 (Highest)"}),
-		buildMsg(msgSpec{Audio: wavA, Nested: true, Headers: "Content-Duration: 7"}),
-		buildMsg(msgSpec{}), // no audio
-		buildMsg(msgSpec{Audio: []byte("this is not a wav file at all, just text pretending"), NoText: true}),
-		// Audio known only by the file name in its disposition: the short
-		// body structure does not show it, the full one does.
-		buildMsg(msgSpec{Audio: wavA, AudioCT: "application/octet-stream", NameOnlyInDisposition: true}),
-	}
-	for _, m := range msgs {
+	for _, m := range sampleMessages() {
 		require.NoError(t, d.Deliver("alice", m))
 	}
 
@@ -104,38 +92,7 @@ func TestIntegrationConn(t *testing.T) {
 			c.noRaw = mode.noRaw
 			list, err := c.List(t.Context())
 			require.NoError(t, err)
-			require.Len(t, list, 6)
-
-			assert.Equal(t, "Bob Smith", list[0].CallerName)
-			assert.Equal(t, "5551234", list[0].CallerNumber)
-			assert.True(t, list[0].Urgent)
-			assert.True(t, list[0].Private)
-			assert.False(t, list[0].Heard)
-			assert.Equal(t, EncodingPCM, list[0].Format.Encoding)
-			assert.Equal(t, 1500*time.Millisecond, list[0].Duration)
-			assert.Equal(t, time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC), list[0].Date.UTC())
-			assert.NoError(t, list[0].Err)
-
-			assert.Equal(t, "Carol Jones", list[1].CallerName)
-			assert.Equal(t, "+15550001", list[1].CallerNumber)
-			assert.True(t, list[1].Urgent)
-			assert.Equal(t, "audio/x-wav", list[1].Format.MIMEType)
-			assert.Equal(t, EncodingMuLaw, list[1].Format.Encoding)
-			assert.Equal(t, 2*time.Second, list[1].Duration)
-
-			assert.Equal(t, EncodingALaw, list[2].Format.Encoding)
-			assert.Equal(t, 7*time.Second, list[2].Duration, "Content-Duration wins over the WAV header")
-
-			assert.False(t, list[3].HasAudio)
-			assert.ErrorIs(t, list[3].Err, ErrNoAudio)
-
-			assert.True(t, list[4].HasAudio)
-			assert.ErrorIs(t, list[4].Err, ErrBadAudio)
-			assert.True(t, list[5].HasAudio)
-			assert.NoError(t, list[5].Err)
-			assert.Equal(t, "application/octet-stream", list[5].Format.MIMEType)
-			assert.Equal(t, EncodingALaw, list[5].Format.Encoding)
-			assert.Equal(t, 6, Unheard(list))
+			checkSampleList(t, list)
 
 			st, ok := c.TLSState()
 			assert.True(t, ok)
@@ -147,34 +104,7 @@ func TestIntegrationConn(t *testing.T) {
 		c := dialLab(t, labConfig(t, d, "alice", false))
 		list, err := c.List(t.Context())
 		require.NoError(t, err)
-		for i, want := range []struct {
-			enc Encoding
-			dur time.Duration
-		}{{EncodingPCM, 1500 * time.Millisecond}, {EncodingMuLaw, 2 * time.Second}, {EncodingALaw, 500 * time.Millisecond}} {
-			a, err := c.Audio(t.Context(), list[i].ID)
-			require.NoError(t, err)
-			dec, err := NewDecoder(a)
-			require.NoError(t, err)
-			st, err := Measure(dec)
-			require.NoError(t, err)
-			require.NoError(t, a.Close())
-			assert.Equal(t, want.enc, st.Format.Encoding)
-			assert.Equal(t, want.dur, st.Duration)
-			assert.InDelta(t, 8000.0/32768, st.Peak, 0.02, "tone amplitude survives the codec")
-		}
-		var buf bytes.Buffer
-		n, err := c.Export(t.Context(), list[1].ID, &buf)
-		require.NoError(t, err)
-		assert.Equal(t, int64(44+16000*2), n)
-		dec, err := NewDecoder(bytes.NewReader(buf.Bytes()))
-		require.NoError(t, err)
-		assert.Equal(t, EncodingPCM, dec.Format().Encoding)
-		assert.Equal(t, 2*time.Second, dec.Duration())
-
-		_, err = c.Audio(t.Context(), list[3].ID)
-		assert.ErrorIs(t, err, ErrNoAudio)
-		_, err = c.Audio(t.Context(), 9999)
-		assert.ErrorIs(t, err, ErrNotFound)
+		checkSampleAudio(t, c, list)
 	})
 
 	t.Run("HeardUnheard", func(t *testing.T) {
@@ -325,4 +255,92 @@ func TestIntegrationConn(t *testing.T) {
 		_, err = c.List(ctx)
 		assert.ErrorIs(t, err, context.Canceled)
 	})
+}
+
+// sampleMessages are voicemails as different systems write them, in the
+// order checkSampleList and checkSampleAudio expect them listed.
+func sampleMessages() [][]byte {
+	wavA := testWAV(EncodingALaw, 8000, 0.5)
+	return [][]byte{
+		buildMsg(msgSpec{Audio: testWAV(EncodingPCM, 8000, 1.5), Headers: "Importance: high\r\nSensitivity: Private"}),
+		buildMsg(msgSpec{Audio: testWAV(EncodingMuLaw, 8000, 2.0), LineLen: 61, AudioCT: "audio/x-wav", From: `"Carol" <carol@example.test>`,
+			Headers: "X-CallerID: \"Carol Jones\" <+15550001>\r\nX-Priority: 1 (Highest)"}),
+		buildMsg(msgSpec{Audio: wavA, Nested: true, Headers: "Content-Duration: 7"}),
+		buildMsg(msgSpec{}), // no audio
+		buildMsg(msgSpec{Audio: []byte("this is not a wav file at all, just text pretending"), NoText: true}),
+		// Audio known only by the file name in its disposition: the short
+		// body structure does not show it, the full one does.
+		buildMsg(msgSpec{Audio: wavA, AudioCT: "application/octet-stream", NameOnlyInDisposition: true}),
+	}
+}
+
+// checkSampleList checks a listing of sampleMessages.
+func checkSampleList(t *testing.T, list []Voicemail) {
+	t.Helper()
+	require.Len(t, list, 6)
+
+	assert.Equal(t, "Bob Smith", list[0].CallerName)
+	assert.Equal(t, "5551234", list[0].CallerNumber)
+	assert.True(t, list[0].Urgent)
+	assert.True(t, list[0].Private)
+	assert.False(t, list[0].Heard)
+	assert.Equal(t, EncodingPCM, list[0].Format.Encoding)
+	assert.Equal(t, 1500*time.Millisecond, list[0].Duration)
+	assert.Equal(t, time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC), list[0].Date.UTC())
+	assert.NoError(t, list[0].Err)
+
+	assert.Equal(t, "Carol Jones", list[1].CallerName)
+	assert.Equal(t, "+15550001", list[1].CallerNumber)
+	assert.True(t, list[1].Urgent)
+	assert.Equal(t, "audio/x-wav", list[1].Format.MIMEType)
+	assert.Equal(t, EncodingMuLaw, list[1].Format.Encoding)
+	assert.Equal(t, 2*time.Second, list[1].Duration)
+
+	assert.Equal(t, EncodingALaw, list[2].Format.Encoding)
+	assert.Equal(t, 7*time.Second, list[2].Duration, "Content-Duration wins over the WAV header")
+
+	assert.False(t, list[3].HasAudio)
+	assert.ErrorIs(t, list[3].Err, ErrNoAudio)
+
+	assert.True(t, list[4].HasAudio)
+	assert.ErrorIs(t, list[4].Err, ErrBadAudio)
+	assert.True(t, list[5].HasAudio)
+	assert.NoError(t, list[5].Err)
+	assert.Equal(t, "application/octet-stream", list[5].Format.MIMEType)
+	assert.Equal(t, EncodingALaw, list[5].Format.Encoding)
+	assert.Equal(t, 6, Unheard(list))
+}
+
+// checkSampleAudio fetches and decodes the audio of a listing of
+// sampleMessages.
+func checkSampleAudio(t *testing.T, c *Conn, list []Voicemail) {
+	t.Helper()
+	for i, want := range []struct {
+		enc Encoding
+		dur time.Duration
+	}{{EncodingPCM, 1500 * time.Millisecond}, {EncodingMuLaw, 2 * time.Second}, {EncodingALaw, 500 * time.Millisecond}} {
+		a, err := c.Audio(t.Context(), list[i].ID)
+		require.NoError(t, err)
+		dec, err := NewDecoder(a)
+		require.NoError(t, err)
+		st, err := Measure(dec)
+		require.NoError(t, err)
+		require.NoError(t, a.Close())
+		assert.Equal(t, want.enc, st.Format.Encoding)
+		assert.Equal(t, want.dur, st.Duration)
+		assert.InDelta(t, 8000.0/32768, st.Peak, 0.02, "tone amplitude survives the codec")
+	}
+	var buf bytes.Buffer
+	n, err := c.Export(t.Context(), list[1].ID, &buf)
+	require.NoError(t, err)
+	assert.Equal(t, int64(44+16000*2), n)
+	dec, err := NewDecoder(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, EncodingPCM, dec.Format().Encoding)
+	assert.Equal(t, 2*time.Second, dec.Duration())
+
+	_, err = c.Audio(t.Context(), list[3].ID)
+	assert.ErrorIs(t, err, ErrNoAudio)
+	_, err = c.Audio(t.Context(), 9999)
+	assert.ErrorIs(t, err, ErrNotFound)
 }
