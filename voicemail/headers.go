@@ -84,16 +84,9 @@ func parseHeaderBlock(raw []byte) headerFields {
 // field looked up.
 func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 	h = h[:0]
-	var text string
+	text := string(raw)
 	if hasBadCtl(raw) {
-		text = string(bytes.Map(func(r rune) rune {
-			if isBadCtl(r) {
-				return ' '
-			}
-			return r
-		}, raw))
-	} else {
-		text = string(raw)
+		text = blankCtl(raw)
 	}
 	for len(text) > 0 {
 		line := text
@@ -158,6 +151,17 @@ var badCtl = func() (t [256]bool) {
 	t[0x7f] = true
 	return t
 }()
+
+// blankCtl is raw with every control character hasBadCtl finds made a
+// space: a header field keeps its place and its other characters.
+func blankCtl(raw []byte) string {
+	return string(bytes.Map(func(r rune) rune {
+		if isBadCtl(r) {
+			return ' '
+		}
+		return r
+	}, raw))
+}
 
 func isBadCtl(r rune) bool { return (r < ' ' && r != '\t' && r != '\r' && r != '\n') || r == 0x7f }
 
@@ -229,12 +233,7 @@ func metaOfBlock(raw []byte, v *listValues) headerMeta {
 	*v = listValues{}
 	var text string
 	if hasBadCtl(raw) {
-		text = string(bytes.Map(func(r rune) rune {
-			if isBadCtl(r) {
-				return ' '
-			}
-			return r
-		}, raw))
+		text = blankCtl(raw)
 	} else if len(raw) > 0 {
 		text = unsafe.String(unsafe.SliceData(raw), len(raw))
 	}
