@@ -30,7 +30,7 @@ type fetchScanner struct {
 	depth int
 	a     *arena
 
-	// The body structure's audio part, as wireAudio finds it.
+	// The body structure's audio part, as refWireAudio (the test reference) finds it.
 	found, haveFallback bool
 	audio, fallback     audioPart
 }
@@ -215,9 +215,9 @@ func itemOf(name []byte) int {
 }
 
 // body reads one body structure (RFC 3501 section 7.4.2) at pos, looking
-// for the audio part by the rules of wireAudio: the first audio part in
+// for the audio part by the rules of findAudio: the first audio part in
 // depth-first order, else the first part named *.wav. depth counts the
-// structure's nesting as wireAudio does; the arena's path stack holds the
+// structure's nesting as refWireAudio does; the arena's path stack holds the
 // part number.
 func (s *fetchScanner) body(depth int) error {
 	if depth > 20 || s.found {
@@ -340,7 +340,8 @@ func (s *fetchScanner) part(typ, sub []byte, enc, size span) audioPart {
 	return audioPart{path: s.a.internPath(s.a.path), mediaType: s.a.mediaType(typ, sub), encoding: s.internStr(enc), size: n}
 }
 
-// internStr is arena.internStr for a span.
+// internStr returns a span's string, shared between messages when it
+// repeats (transfer encodings).
 func (s *fetchScanner) internStr(v span) string {
 	if v.kind == nNil || v.kind == nList {
 		return ""

@@ -160,7 +160,7 @@ type arena struct {
 	depth int
 
 	// Reused between responses by the listing's typed results.
-	path     []int             // wireAudio's path stack
+	path     []int             // the body structure walk's path stack
 	lastPath []int             // the last audio path handed out
 	scratch  []byte            // for building lookup keys
 	interned map[string]string // strings shared between messages
