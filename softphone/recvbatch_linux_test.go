@@ -16,7 +16,7 @@ func TestBatchReaderSources(t *testing.T) {
 		t.Run(ip, func(t *testing.T) {
 			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 			if err != nil {
-				t.Skipf("no %s here: %v", ip, err)
+				skipOrFail(t, "no %s here: %v", ip, err)
 			}
 			defer c.Close()
 			ds := datagrams(8)

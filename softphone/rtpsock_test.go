@@ -244,7 +244,7 @@ func TestSendQueueDeliversEachDatagram(t *testing.T) {
 		t.Run(map[bool]string{false: "one by one", true: "segmented"}[gso], func(t *testing.T) {
 			src := peerSocket(t)
 			if gso && !gsoSupported(src) {
-				t.Skip("no UDP_SEGMENT here")
+				skipOrFail(t, "no UDP_SEGMENT here")
 			}
 			q := newSendQueue(newBatchConn(src), gso)
 			p1, p2 := peerSocket(t), peerSocket(t)
