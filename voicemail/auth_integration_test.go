@@ -95,6 +95,22 @@ func checkGoIMAPMechanism(t *testing.T, c *Conn, log *authLog, mended bool) {
 	assert.Equal(t, []string{mechSCRAMSHA256}, log.refusals(), "PLAIN only after a verified SCRAM was refused")
 }
 
+// checkGoIMAPLogin dials cfg's server, mending go-imap's last SCRAM
+// line or not, and checks how the session logged in, that the log holds
+// no secret, and that the session works.
+func checkGoIMAPLogin(t *testing.T, cfg Config, mended bool) {
+	t.Helper()
+	if !mended {
+		unmended(t)
+	}
+	log := &authLog{}
+	cfg.Logger = slog.New(log)
+	c := dialLab(t, cfg)
+	checkGoIMAPMechanism(t, c, log, mended)
+	log.noSecrets(t, cfg.Password.Reveal())
+	require.NoError(t, c.Noop(t.Context()), "the session works")
+}
+
 // unmended turns emptyResponseConn's mending off for the rest of t, so
 // that go-imap's "=" reaches the server as a go-imap without the mending
 // would send it.
@@ -115,21 +131,10 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 	for _, startTLS := range []bool{false, true} {
 		name := map[bool]string{false: "implicit", true: "starttls"}[startTLS]
 		t.Run("GoIMAP/"+name, func(t *testing.T) {
-			log := &authLog{}
-			cfg := labConfig(t, d, "alice", startTLS)
-			cfg.Logger = slog.New(log)
-			c := dialLab(t, cfg)
-			checkGoIMAPMechanism(t, c, log, true)
-			log.noSecrets(t, cfg.Password.Reveal())
+			checkGoIMAPLogin(t, labConfig(t, d, "alice", startTLS), true)
 		})
 		t.Run("GoIMAPUnmended/"+name, func(t *testing.T) {
-			unmended(t)
-			log := &authLog{}
-			cfg := labConfig(t, d, "alice", startTLS)
-			cfg.Logger = slog.New(log)
-			c := dialLab(t, cfg)
-			checkGoIMAPMechanism(t, c, log, false)
-			log.noSecrets(t, cfg.Password.Reveal())
+			checkGoIMAPLogin(t, labConfig(t, d, "alice", startTLS), false)
 		})
 		t.Run("Raw/"+name, func(t *testing.T) {
 			cfg, err := labConfig(t, d, "alice", startTLS).check()
@@ -197,13 +202,7 @@ func TestIntegrationAuthCyrus(t *testing.T) {
 	for _, startTLS := range []bool{false, true} {
 		name := map[bool]string{false: "implicit", true: "starttls"}[startTLS]
 		t.Run("GoIMAP/"+name, func(t *testing.T) {
-			log := &authLog{}
-			cfg := cyrusConfig(t, cy, "alice", startTLS)
-			cfg.Logger = slog.New(log)
-			c := dialLab(t, cfg)
-			checkGoIMAPMechanism(t, c, log, true)
-			log.noSecrets(t, cfg.Password.Reveal())
-			require.NoError(t, c.Noop(t.Context()))
+			checkGoIMAPLogin(t, cyrusConfig(t, cy, "alice", startTLS), true)
 		})
 		t.Run("Raw/"+name, func(t *testing.T) {
 			cfg, err := cyrusConfig(t, cy, "alice", startTLS).check()
@@ -219,13 +218,7 @@ func TestIntegrationAuthCyrus(t *testing.T) {
 	}
 
 	t.Run("GoIMAPUnmended", func(t *testing.T) {
-		unmended(t)
-		log := &authLog{}
-		cfg := cyrusConfig(t, cy, "alice", false)
-		cfg.Logger = slog.New(log)
-		c := dialLab(t, cfg)
-		checkGoIMAPMechanism(t, c, log, false)
-		require.NoError(t, c.Noop(t.Context()), "the session works after the second login")
+		checkGoIMAPLogin(t, cyrusConfig(t, cy, "alice", false), false)
 	})
 
 	t.Run("WrongPassword", func(t *testing.T) {
