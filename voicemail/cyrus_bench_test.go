@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,65 +70,6 @@ func BenchmarkIntegrationNotifyCyrus(b *testing.B) {
 		b.Logf("ratio: LMTP delivery to MessageArrived, median: cyrus %v = %.2f× a bare IDLE socket's %v against cyrus, %.3f× our client against dovecot (%v)",
 			ours, float64(ours)/float64(bare), bare, float64(ours)/float64(dove), dove)
 	}
-}
-
-// settle leaves the client idle for notifySettle, as it is when a
-// voicemail arrives: a message that lands between two IDLE commands is
-// seen at once by the next one, which would measure the benchmark's
-// rhythm, not IDLE. It reports false when the benchmark ends.
-func settle(b *testing.B) bool {
-	t := time.NewTimer(notifySettle)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-b.Context().Done():
-		return false
-	}
-}
-
-// notifyLatency runs a Mailbox for cfg and times deliver to MessageArrived
-// per iteration; it reports the metrics and returns the median.
-func notifyLatency(b *testing.B, cfg Config, deliver func(b *testing.B)) time.Duration {
-	_, sub, m := startMailbox(b, cfg)
-	var lat, client []time.Duration
-	for b.Loop() {
-		if !settle(b) {
-			return 0
-		}
-		began := time.Now()
-		deliver(b)
-		ev := waitFor[MessageArrived](b, sub, 10*time.Second)
-		lat = append(lat, time.Since(began))
-		m.mu.Lock()
-		w := m.watch
-		m.mu.Unlock()
-		if w != nil {
-			client = append(client, ev.Header().Time.Sub(time.Unix(0, w.lastNotify.Load())))
-		}
-	}
-	median := reportLatency(b, lat)
-	if len(client) > 0 {
-		// Our share: from the server's notification (EXISTS in IDLE) to
-		// the event, the re-sync included.
-		slices.Sort(client)
-		b.ReportMetric(float64(client[len(client)/2].Microseconds())/1000, "client-median-ms")
-	}
-	return median
-}
-
-// reportLatency sorts lat, reports its median, 90th and 99th percentile in
-// milliseconds and returns the median.
-func reportLatency(b *testing.B, lat []time.Duration) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	slices.Sort(lat)
-	at := func(p int) time.Duration { return lat[min(len(lat)-1, len(lat)*p/100)] }
-	b.ReportMetric(float64(at(50).Microseconds())/1000, "median-ms")
-	b.ReportMetric(float64(at(90).Microseconds())/1000, "p90-ms")
-	b.ReportMetric(float64(at(99).Microseconds())/1000, "p99-ms")
-	return at(50)
 }
 
 // bareIdle logs in over TLS, selects INBOX and enters IDLE; the function
