@@ -36,7 +36,7 @@ go test -race -count=1 -timeout 25m ./... "$@"
 # The race detector makes allocation counts meaningless (the tests that
 # count allocations skip under it), so they run once more without it.
 log "go test (allocation counts, without -race)"
-go test -count=1 -run 'AllocationFree|Allocs' ./softphone/ ./dialrules/ "$@"
+go test -count=1 -run 'AllocationFree|Allocs' ./softphone/ ./dialrules/ ./voicemail/ "$@"
 
 log "go vet -tags opus,alsa (softphone)"
 go vet -tags opus,alsa ./softphone/...

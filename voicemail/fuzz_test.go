@@ -67,7 +67,7 @@ func FuzzHeaders(f *testing.F) {
 		if naive := slices.ContainsFunc(raw, func(c byte) bool { return badCtl[c] }); hasBadCtl(raw) != naive {
 			t.Fatalf("hasBadCtl(%q) = %v", raw, !naive)
 		}
-		m := metaOfBlock(raw, &listValues{})
+		m := metaOfBlock(raw, &listValues{}, nil)
 		checkMeta(t, Voicemail{CallerNumber: m.CallerNumber})
 		// The listing's in-place reading agrees with the general header
 		// parser.
@@ -80,7 +80,7 @@ func FuzzHeaders(f *testing.F) {
 			looksLikeNumber(name) || strings.Contains(name, "=?") {
 			return
 		}
-		m = metaOfBlock([]byte("X-CallerID: \""+name+"\" <"+number+">\r\n"), &listValues{})
+		m = metaOfBlock([]byte("X-CallerID: \""+name+"\" <"+number+">\r\n"), &listValues{}, nil)
 		if m.CallerName != strings.TrimSpace(name) || m.CallerNumber != cleanNumber(number) {
 			t.Fatalf("caller %q %q read back as %q %q", name, number, m.CallerName, m.CallerNumber)
 		}

@@ -229,7 +229,7 @@ func valuesOf(h headerGetter) *listValues {
 // copying the block: a listing runs it once per message. The fields are read
 // as views of raw, and only what the metadata keeps is copied, into one
 // string (see detach); raw may be reused as soon as it returns.
-func metaOfBlock(raw []byte, v *listValues) headerMeta {
+func metaOfBlock(raw []byte, v *listValues, kept *textChunk) headerMeta {
 	*v = listValues{}
 	var text string
 	if hasBadCtl(raw) {
@@ -275,26 +275,55 @@ func metaOfBlock(raw []byte, v *listValues) headerMeta {
 		v[i], last = strings.TrimSpace(line[colon+1:]), i
 	}
 	m := parseMeta(v)
-	m.detach()
+	m.detach(kept)
 	*v = listValues{} // no views of raw outlive the call
 	return m
 }
 
-// detach copies the strings of m into one allocation of their own.
-func (m *headerMeta) detach() {
+// detach copies the strings of m into text (nil: one allocation of their
+// own), so that they no longer view the header block.
+func (m *headerMeta) detach(text *textChunk) {
 	n := len(m.CallerName) + len(m.CallerNumber) + len(m.Subject)
 	if n == 0 {
 		m.CallerName, m.CallerNumber, m.Subject = "", "", ""
 		return
 	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(m.CallerName)
-	b.WriteString(m.CallerNumber)
-	b.WriteString(m.Subject)
-	s := b.String()
+	var s string
+	if text != nil {
+		s = text.join(n, m.CallerName, m.CallerNumber, m.Subject)
+	} else {
+		s = m.CallerName + m.CallerNumber + m.Subject
+	}
 	a, c := len(m.CallerName), len(m.CallerName)+len(m.CallerNumber)
 	m.CallerName, m.CallerNumber, m.Subject = s[:a], s[a:c], s[c:]
+}
+
+// textChunk hands out strings carved from one chunk of memory: the
+// thousands of short strings a listing keeps (caller name, number,
+// subject) cost an allocation per chunk, not per message. A string is
+// never written to once handed out; a chunk lives as long as any of its
+// strings.
+type textChunk struct{ buf []byte }
+
+// textChunkSize is a chunk's size: some 300 messages' strings, and what
+// one Voicemail kept alone can hold on to.
+const textChunkSize = 16 << 10
+
+// join returns the concatenation of parts, n bytes long in all, as a
+// string in the chunk.
+func (t *textChunk) join(n int, parts ...string) string {
+	if n > textChunkSize/4 {
+		return strings.Join(parts, "")
+	}
+	if cap(t.buf)-len(t.buf) < n {
+		t.buf = make([]byte, 0, textChunkSize)
+	}
+	start := len(t.buf)
+	for _, p := range parts {
+		t.buf = append(t.buf, p...)
+	}
+	b := t.buf[start:]
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // metaOf derives the metadata from a parsed header block.

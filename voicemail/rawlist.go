@@ -42,15 +42,26 @@ type fetched struct {
 
 // voicemail turns fetched data into a Voicemail; problems become its Err.
 func (f *fetched) voicemail() Voicemail {
-	var vals listValues
-	return f.voicemailInto(&vals)
+	var v Voicemail
+	f.fill(&v, &listValues{}, nil)
+	return v
 }
 
-// voicemailInto is voicemail with the header fields read into *vals,
-// reused from one message of a listing to the next.
-func (f *fetched) voicemailInto(vals *listValues) Voicemail {
-	v := Voicemail{ID: ID(f.uid), Size: f.size, modSeq: f.modSeq, Heard: f.seen, Deleted: f.deleted}
-	meta := metaOfBlock(f.header, vals)
+// appendTo appends f's Voicemail to msgs, built in its slot: a Voicemail
+// is some 240 bytes, and a listing appends thousands. The header fields
+// are read into the arena's vals and the strings kept in its text chunk.
+func (f *fetched) appendTo(msgs []Voicemail, a *arena) []Voicemail {
+	msgs = append(msgs, Voicemail{})
+	f.fill(&msgs[len(msgs)-1], &a.vals, &a.kept)
+	return msgs
+}
+
+// fill writes f into the zero Voicemail v; problems become its Err. The
+// header fields are read into *vals, and the strings kept are copied into
+// text (nil: a string of their own).
+func (f *fetched) fill(v *Voicemail, vals *listValues, text *textChunk) {
+	v.ID, v.Size, v.modSeq, v.Heard, v.Deleted = ID(f.uid), f.size, f.modSeq, f.seen, f.deleted
+	meta := metaOfBlock(f.header, vals, text)
 	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
 	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
 	v.Date = meta.Date
@@ -70,7 +81,6 @@ func (f *fetched) voicemailInto(vals *listValues) Voicemail {
 	default:
 		v.setAudio(&f.audio)
 	}
-	return v
 }
 
 // maxInterned bounds the strings a listing shares between messages: a
@@ -370,7 +380,7 @@ func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint 
 	err := rc.bulkCommand("UID FETCH "+set+" ("+listItems(condstore)+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 && f.uid >= minUID {
-			msgs = append(msgs, f.voicemailInto(&rc.arena.vals))
+			msgs = f.appendTo(msgs, &rc.arena)
 		}
 	})
 	sortByID(msgs)

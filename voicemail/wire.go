@@ -169,6 +169,7 @@ type arena struct {
 	lastMediaRaw []byte
 	lastMedia    string
 	vals         listValues // the header fields being read
+	kept         textChunk  // the strings the listing keeps
 }
 
 var errSyntax = errors.New("malformed response")

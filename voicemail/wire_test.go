@@ -214,6 +214,58 @@ func listingResponse(n int) []byte {
 	return append(out, "f OK Fetch completed.\r\n"...)
 }
 
+// parseListing frames and reads a listing response held in memory as
+// fetchSet does: framing, parsing and typed results.
+func parseListing(rc *rawConn, resp []byte, n int) ([]Voicemail, error) {
+	rc.r = bufio.NewReaderSize(bytes.NewReader(resp), 64<<10)
+	var f fetched
+	msgs := make([]Voicemail, 0, n)
+	for {
+		r, used, err := nextResponse(rc.r, rc.buf)
+		if used == 0 {
+			rc.buf = r
+		}
+		if err != nil {
+			return msgs, err
+		}
+		if bytes.HasPrefix(r, []byte("f ")) {
+			return msgs, nil
+		}
+		if ok, _ := rc.arena.parseFetch(r, &f); ok && f.uid != 0 {
+			msgs = f.appendTo(msgs, &rc.arena)
+		}
+		_, _ = rc.r.Discard(used)
+	}
+}
+
+// TestListingParseAllocs holds a listing to a few allocations in all, not
+// one per message: the results' slice, and the chunks its strings are
+// carved from. The strings of one listing must survive the next on the
+// same session, since the chunk is shared.
+func TestListingParseAllocs(t *testing.T) {
+	const n = 3000
+	resp := listingResponse(n)
+	rc := &rawConn{}
+	first, err := parseListing(rc, resp, n)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(5, func() {
+		msgs, err := parseListing(rc, resp, n)
+		if err != nil || len(msgs) != n {
+			t.Fatalf("%d messages, %v", len(msgs), err)
+		}
+	})
+	if !raceEnabled {
+		assert.LessOrEqual(t, allocs, float64(n)/100, "allocations per listing of %d", n)
+	}
+	require.Len(t, first, n)
+	for i, v := range first {
+		num := fmt.Sprintf("555%04d", (i+1)%10000)
+		if v.CallerName != fmt.Sprintf("Caller %d", i+1) || v.CallerNumber != num || v.Subject != "Voice message from Bob" {
+			t.Fatalf("message %d changed after later listings: %q %q %q", i+1, v.CallerName, v.CallerNumber, v.Subject)
+		}
+	}
+}
+
 // BenchmarkListingParse is the CPU of a listing without the network:
 // framing, parsing and typed results for n messages of a listing
 // response held in memory (VOICEMAIL_BENCH_N, default 10,000).
@@ -227,24 +279,9 @@ func BenchmarkListingParse(b *testing.B) {
 	b.ReportAllocs()
 	rc := &rawConn{}
 	for b.Loop() {
-		rc.r = bufio.NewReaderSize(bytes.NewReader(resp), 64<<10)
-		var f fetched
-		msgs := make([]Voicemail, 0, n)
-		for {
-			r, used, err := nextResponse(rc.r, rc.buf)
-			if used == 0 {
-				rc.buf = r
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if bytes.HasPrefix(r, []byte("f ")) {
-				break
-			}
-			if ok, _ := rc.arena.parseFetch(r, &f); ok && f.uid != 0 {
-				msgs = append(msgs, f.voicemailInto(&rc.arena.vals))
-			}
-			_, _ = rc.r.Discard(used)
+		msgs, err := parseListing(rc, resp, n)
+		if err != nil {
+			b.Fatal(err)
 		}
 		if len(msgs) != n || msgs[n-1].CallerNumber == "" || !msgs[n-1].HasAudio {
 			b.Fatalf("%d messages, last %+v", len(msgs), msgs[len(msgs)-1])

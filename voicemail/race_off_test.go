@@ -1,0 +1,5 @@
+//go:build !race
+
+package voicemail
+
+const raceEnabled = false
