@@ -57,9 +57,11 @@ func parseMailDate(s string) (time.Time, bool) {
 	if sign == '-' {
 		offset = -offset
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Add(-time.Duration(offset) * time.Second)
+	// time.Unix gives the local zone; time.Date with its normalisation
+	// cost more than the rest of the parse.
+	t := time.Unix(civilDays(year, month, day)*86400+int64(hour*3600+minute*60+sec-offset), 0)
 	if localOffset(t) == offset {
-		return t.In(time.Local), true
+		return t, true
 	}
 	return t.In(fixedZone(offset)), true
 }
@@ -131,6 +133,27 @@ func monthIndex(s string) int {
 		return 12
 	}
 	return 0
+}
+
+// civilDays counts the days from 1970-01-01 to the given date of the
+// proleptic Gregorian calendar, by 400-year eras whose years start on
+// 1 March (so that the leap day ends a year).
+func civilDays(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	if year < 0 {
+		era = (year - 399) / 400
+	}
+	yoe := year - era*400 // [0, 399]
+	m := month - 3
+	if month <= 2 {
+		m = month + 9
+	}
+	doy := (153*m+2)/5 + day - 1           // [0, 365], from 1 March
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func daysIn(m time.Month, year int) int {

@@ -43,8 +43,23 @@ func TestParseMailDate(t *testing.T) {
 	}
 }
 
+// civilDays must count days as time does, across leap years, centuries
+// and year 0.
+func TestCivilDays(t *testing.T) {
+	for _, year := range []int{0, 1, 4, 99, 100, 1600, 1899, 1900, 1969, 1970, 2000, 2024, 2026, 2100, 9999} {
+		for _, md := range [][2]int{{1, 1}, {2, 28}, {2, 29}, {3, 1}, {12, 31}} {
+			if md[1] > daysIn(time.Month(md[0]), year) {
+				continue
+			}
+			want := time.Date(year, time.Month(md[0]), md[1], 0, 0, 0, 0, time.UTC).Unix() / 86400 // midnight: exact
+			assert.Equal(t, want, civilDays(year, md[0], md[1]), "%04d-%02d-%02d", year, md[0], md[1])
+		}
+	}
+}
+
 func FuzzMailDate(f *testing.F) {
-	for _, s := range []string{"Wed, 25 Nov 2026 09:30:00 +0000", "Mon, 1 Jan 2001 00:00:00 -1200", "Fri, 99 Feb 2001 00:00:00 -1200"} {
+	for _, s := range []string{"Wed, 25 Nov 2026 09:30:00 +0000", "Mon, 1 Jan 2001 00:00:00 -1200", "Fri, 99 Feb 2001 00:00:00 -1200",
+		"Tue, 29 Feb 2000 23:59:59 +0000", "Sat, 1 Jan 0000 00:00:00 +0000", "Fri, 31 Dec 9999 23:59:59 -2359"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkMailDate(t, s) })
