@@ -461,7 +461,11 @@ func (s *fetchScanner) value() (span, error) {
 	case c == '"':
 		return s.quoted()
 	case c == '{' || (c == '~' && s.pos+1 < len(s.buf) && s.buf[s.pos+1] == '{'):
-		end := bytes.Index(s.buf[s.pos:], []byte("}\r\n"))
+		rest := s.buf[s.pos:]
+		end := bytes.IndexByte(rest, '}') // the common case, before the general search
+		if end < 0 || !bytes.HasPrefix(rest[end+1:], []byte("\r\n")) {
+			end = bytes.Index(rest, []byte("}\r\n"))
+		}
 		if end < 0 {
 			return span{}, fmt.Errorf("%w: bad literal", errSyntax)
 		}
