@@ -227,8 +227,9 @@ func valuesOf(h headerGetter) *listValues {
 // metaOfBlock derives the metadata from a raw header block (as HEADER.FIELDS
 // returns it), by the rules of parseHeaderBlock and parseMeta, without
 // copying the block: a listing runs it once per message. The fields are read
-// as views of raw, and only what the metadata keeps is copied, into one
-// string (see detach); raw may be reused as soon as it returns.
+// as views of raw, and only what the metadata keeps is copied, into kept
+// (nil: one string of its own; see detach); raw may be reused as soon as
+// it returns.
 func metaOfBlock(raw []byte, v *listValues, kept *textChunk) headerMeta {
 	*v = listValues{}
 	var text string
