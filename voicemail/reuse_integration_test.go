@@ -3,6 +3,7 @@ package voicemail
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,14 @@ func TestIntegrationSessionReuse(t *testing.T) {
 		startTLS bool
 	}{{"implicit", false}, {"starttls", true}} {
 		t.Run("TwoListsOneLogin/"+mode.name, func(t *testing.T) {
-			c := dialLab(t, labConfig(t, d, "alice", mode.startTLS))
+			cfg := labConfig(t, d, "alice", mode.startTLS)
+			// Dovecot logs a login a moment after it: wait for the go-imap
+			// session's before counting the listings'.
+			base := allLogins(d, cfg.UserName)
+			c := dialLab(t, cfg)
+			require.EventuallyWithT(t, func(col *assert.CollectT) {
+				assert.Equal(col, base+1, allLogins(d, cfg.UserName))
+			}, 5*time.Second, 20*time.Millisecond)
 			first, err := c.List(t.Context())
 			require.NoError(t, err)
 			require.Len(t, first, 4)
@@ -42,6 +50,13 @@ func TestIntegrationSessionReuse(t *testing.T) {
 			assert.Equal(t, first, second)
 			assert.Equal(t, int64(1), c.rawDials.Load(), "the second listing reused the first one's session")
 			assert.NotNil(t, c.raw.Load(), "the session is kept")
+			// What dovecot saw: a one-off listing's login after the two
+			// is logged after theirs, so counting up to it counts them.
+			_, err = rawList(t.Context(), mustCheck(t, cfg), true)
+			require.NoError(t, err)
+			assert.EventuallyWithT(t, func(col *assert.CollectT) {
+				assert.Equal(col, base+3, allLogins(d, cfg.UserName), "go-imap's, the kept session's, the one-off's")
+			}, 5*time.Second, 20*time.Millisecond)
 		})
 	}
 
@@ -189,4 +204,10 @@ func TestIntegrationSessionReuse(t *testing.T) {
 		_, err = c.List(t.Context())
 		assert.Error(t, err)
 	})
+}
+
+// allLogins counts the logins of user that dovecot logged, whatever the
+// mechanism.
+func allLogins(d *lab.DovecotServer, user string) int {
+	return strings.Count(d.Log(), "Login: user=<"+user+">,")
 }
