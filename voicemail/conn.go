@@ -50,10 +50,12 @@ type Conn struct {
 	// forcePoll makes waitChange poll with NOOP even when IDLE is offered.
 	forcePoll bool
 
-	// raw is the session of our own wire code that QRESYNC re-syncs run
-	// on (qresync.go), nil until the first; qresyncs counts those syncs.
+	// raw is the session of our own wire code that full listings and
+	// QRESYNC re-syncs run on (qresync.go), nil until the first or after
+	// it failed; rawDials counts its logins, qresyncs the re-syncs.
 	// noQResync is set once the server turned out unable to do them.
 	raw       atomic.Pointer[rawConn]
+	rawDials  atomic.Int64
 	qresyncs  atomic.Int64
 	noQResync atomic.Bool
 

@@ -25,7 +25,8 @@
 // A full listing reads, for each message in one UID FETCH, the flags,
 // size, body structure and a fixed set of header fields, then the first
 // bytes of each audio part (one more UID FETCH in all). It runs over a
-// short session of its own with a small response reader that parses in
+// session of its own (kept for later listings and the QRESYNC re-syncs
+// below: one login per Conn) with a small response reader that parses in
 // the caller's goroutine into reused buffers (go-imap, used for every
 // other command, costs several times more per message here), and that
 // keeps reading after a malformed message. The metadata: the caller from

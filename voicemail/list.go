@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,13 +64,25 @@ func (vc *Conn) List(ctx context.Context) ([]Voicemail, error) {
 // messages and the changed flags since prev (qresync.go); else, with
 // CONDSTORE, flags changed since prev.HighestModSeq are fetched
 // (CHANGEDSINCE) and expunges found by UID SEARCH. The Messages of prev
-// are not modified.
+// are not modified. Cancelling ctx while a full listing or a QRESYNC
+// re-sync runs ends only the session of our own they run on (qresync.go),
+// not the Conn; cancelling it during a go-imap command ends the Conn.
 func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
-	end, err := vc.begin(ctx)
-	if err != nil {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if vc.closed.Load() {
+		return nil, fmt.Errorf("voicemail: %w", net.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	defer end()
+	// go-imap's commands take no context: while one runs, a cancelled ctx
+	// closes its session (as begin does). The raw session's work has a
+	// guard of its own and leaves the go-imap session alone.
+	c := vc.c
+	unguard := func() bool { return false }
+	guard := func() { unguard = context.AfterFunc(ctx, func() { c.Close() }) }
+	defer func() { unguard() }()
 	if prev != nil && prev.HighestModSeq > 0 && vc.canQResync && !vc.noRaw && !vc.noQResync.Load() {
 		snap, err := vc.qresync(ctx, prev)
 		switch {
@@ -84,6 +97,7 @@ func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
 			vc.log.Warn("voicemail QRESYNC re-sync failed", "error", err)
 		}
 	}
+	guard()
 	vc.selected = "" // re-select to learn UIDNEXT and HIGHESTMODSEQ afresh
 	if err := vc.selectLocked(vc.cfg.Folder); err != nil {
 		return nil, ctxErr(ctx, err)
@@ -94,13 +108,16 @@ func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
 			vc.log.Info("voicemail folder renumbered", "old_uidvalidity", prev.UIDValidity, "uidvalidity", next.UIDValidity)
 		}
 		if !vc.noRaw {
-			snap, err := rawList(ctx, vc.cfg, vc.condstore)
+			unguard()
+			snap, err := vc.listRaw(ctx)
 			if !errors.Is(err, errRawUnsupported) {
 				return snap, err
 			}
+			guard()
 		}
 		var set imap.UIDSet
 		set.AddRange(1, 0)
+		var err error
 		next.Messages, err = vc.fetchMeta(set)
 		return next, ctxErr(ctx, err)
 	}
@@ -166,6 +183,22 @@ func (vc *Conn) Sync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
 	sortByID(msgs)
 	next.Messages = msgs
 	return next, nil
+}
+
+// listRaw is the fast path of a full listing (rawConn.list) on the
+// session the Conn keeps for listings and re-syncs (withSession), so that
+// a listing after the first pays no login. Called with mu held.
+func (vc *Conn) listRaw(ctx context.Context) (*Snapshot, error) {
+	if _, ok := quoteIMAP(vc.cfg.Folder); !ok {
+		return nil, errRawUnsupported
+	}
+	var snap *Snapshot
+	err := vc.withSession(ctx, func(rc *rawConn) error {
+		var err error
+		snap, err = rc.list(ctx, vc.cfg.Folder, vc.condstore)
+		return err
+	})
+	return snap, err
 }
 
 func sortByID(m []Voicemail) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sort"
@@ -117,29 +118,32 @@ func (rc *rawConn) capabilities() (map[string]bool, error) {
 	return caps, err
 }
 
-// dialQResync opens a session for QRESYNC re-syncs: logged in, QRESYNC
-// enabled, no folder selected yet.
-func dialQResync(ctx context.Context, cfg Config) (*rawConn, error) {
-	rc, err := dialRaw(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
+// enableQResync turns QRESYNC on for the session (RFC 5161 ENABLE). The
+// server's "* ENABLED" line names what it turned on, so no CAPABILITY round
+// trip is needed first: a server without QRESYNC leaves it out (or refuses
+// ENABLE), which gives errNoQResync and leaves the session usable for
+// listings.
+func (rc *rawConn) enableQResync(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { rc.conn.Close() })
 	defer stop()
-	caps, err := rc.capabilities()
-	if err != nil {
-		rc.close()
-		return nil, fmt.Errorf("voicemail: capability: %w", ctxErr(ctx, err))
+	enabled := false
+	err := rc.command("ENABLE QRESYNC", func(resp []byte) {
+		if rest, ok := bytes.CutPrefix(resp, []byte("* ENABLED")); ok {
+			for _, c := range bytes.Fields(rest) {
+				enabled = enabled || strings.EqualFold(string(c), "QRESYNC")
+			}
+		}
+	})
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("voicemail: enable: %w", ctxErr(ctx, err))
+	case err != nil:
+		return fmt.Errorf("%w: enable: %v", errNoQResync, err)
+	case !enabled:
+		return errNoQResync
 	}
-	if !caps["QRESYNC"] {
-		rc.close()
-		return nil, errNoQResync
-	}
-	if err := rc.command("ENABLE QRESYNC", nil); err != nil {
-		rc.close()
-		return nil, fmt.Errorf("%w: enable: %v", errNoQResync, err)
-	}
-	return rc, nil
+	return nil
 }
 
 // examineQResync selects folder read-only with what prev knows.
@@ -306,60 +310,135 @@ func (rc *rawConn) reconcile(msgs []Voicemail) (kept, missing []Voicemail, err e
 	return kept, missing, err
 }
 
-// prepareQResync dials the QRESYNC session ahead of the first re-sync
-// that would use it, so that the first new voicemail after a connect does
-// not wait for a login (some 50 ms against Cyrus). Failing is harmless: the
-// re-sync dials again, or lists.
-func (vc *Conn) prepareQResync(ctx context.Context) {
-	if !vc.canQResync || vc.noRaw || vc.noQResync.Load() || vc.raw.Load() != nil {
-		return
-	}
-	rc, err := dialQResync(ctx, vc.cfg)
+// The Conn keeps one session of our own wire code (vc.raw) for both full
+// listings and QRESYNC re-syncs, so that neither pays a TLS handshake and
+// a SCRAM login (PBKDF2 and three round trips) each time. Where the server
+// offers QRESYNC the session has it enabled; where it does not, the
+// session is a plain one for listings. Each use EXAMINEs the folder
+// afresh, which suits both: a QRESYNC EXAMINE after a listing's ends that
+// selection ("* OK [CLOSED]"), and so does a listing's after a re-sync.
+// Uses run with mu held, one at a time; Close may close the session under
+// a use, which then fails.
+
+// dialSession dials a session for the Conn to keep: logged in, QRESYNC
+// enabled when the server offers it and it has not failed before.
+func (vc *Conn) dialSession(ctx context.Context) (*rawConn, error) {
+	vc.rawDials.Add(1)
+	rc, err := dialRaw(ctx, vc.cfg)
 	if err != nil {
-		vc.log.Debug("voicemail: QRESYNC session not ready", "error", err)
-		return
+		return nil, err
 	}
-	if !vc.raw.CompareAndSwap(nil, rc) || vc.closed.Load() {
-		rc.close()
+	if !vc.canQResync || vc.noQResync.Load() {
+		return rc, nil
 	}
+	if err := rc.enableQResync(ctx); err != nil {
+		if !errors.Is(err, errNoQResync) {
+			rc.close()
+			return nil, err
+		}
+		// Listings can still use it; re-syncs go the go-imap way.
+		vc.noQResync.Store(true)
+	}
+	return rc, nil
 }
 
-// qresync re-syncs prev over the Conn's QRESYNC session, dialling it when
-// needed. A session that failed is dropped; one that was kept from an
-// earlier sync is redialled once, since the server may have ended it
-// meanwhile. Called with mu held.
-func (vc *Conn) qresync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
-	folder, ok := quoteIMAP(vc.cfg.Folder)
-	if !ok {
-		return nil, errNoQResync
+// keep makes rc the kept session. A session kept meanwhile by
+// prepareQResync, which does not hold mu, is not in use: it is closed.
+func (vc *Conn) keep(rc *rawConn) error {
+	if old := vc.raw.Swap(rc); old != nil && old != rc {
+		old.close()
 	}
+	if vc.closed.Load() {
+		// Close ran before the Swap and did not see rc.
+		vc.raw.CompareAndSwap(rc, nil)
+		rc.close()
+		return fmt.Errorf("voicemail: %w", net.ErrClosed)
+	}
+	return nil
+}
+
+// drop closes rc and forgets it if it is still the kept session.
+func (vc *Conn) drop(rc *rawConn) {
+	vc.raw.CompareAndSwap(rc, nil)
+	rc.close()
+}
+
+// withSession runs op on the kept session, dialling and keeping one when
+// there is none. A session that fails is dropped; one that was kept from
+// an earlier use is redialled once, since the server may have ended it
+// meanwhile (an idle timeout, a restart). Errors of a fresh session, and
+// errRawUnsupported, are returned as they are. Called with mu held.
+func (vc *Conn) withSession(ctx context.Context, op func(rc *rawConn) error) error {
 	for attempt := 0; ; attempt++ {
 		rc := vc.raw.Load()
 		kept := rc != nil
 		if !kept {
 			var err error
-			if rc, err = dialQResync(ctx, vc.cfg); err != nil {
-				return nil, err
+			if rc, err = vc.dialSession(ctx); err != nil {
+				return err
 			}
-			if !vc.raw.CompareAndSwap(nil, rc) || vc.closed.Load() {
-				rc.close()
-				return nil, fmt.Errorf("voicemail: %w", net.ErrClosed)
+			if err := vc.keep(rc); err != nil {
+				return err
 			}
+		}
+		err := op(rc)
+		if err == nil {
+			return nil
+		}
+		vc.drop(rc)
+		if !kept || attempt > 0 || ctx.Err() != nil || vc.closed.Load() || errors.Is(err, errRawUnsupported) {
+			return err
+		}
+		vc.log.Debug("voicemail: kept session failed, redialling", "error", err)
+	}
+}
+
+// prepareQResync dials the QRESYNC session ahead of the first re-sync
+// that would use it, so that the first new voicemail after a connect does
+// not wait for a login (some 50 ms against Cyrus). Failing is harmless: the
+// re-sync dials again, or lists. A listing has usually kept the session
+// already.
+func (vc *Conn) prepareQResync(ctx context.Context) {
+	if !vc.canQResync || vc.noRaw || vc.noQResync.Load() || vc.raw.Load() != nil {
+		return
+	}
+	rc, err := vc.dialSession(ctx)
+	if err != nil {
+		vc.log.Debug("voicemail: QRESYNC session not ready", "error", err)
+		return
+	}
+	if !vc.raw.CompareAndSwap(nil, rc) || vc.closed.Load() {
+		vc.drop(rc)
+	}
+}
+
+// qresync re-syncs prev over the Conn's kept session (withSession).
+// Called with mu held.
+func (vc *Conn) qresync(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
+	folder, ok := quoteIMAP(vc.cfg.Folder)
+	if !ok {
+		return nil, errNoQResync
+	}
+	var snap *Snapshot
+	err := vc.withSession(ctx, func(rc *rawConn) error {
+		if vc.noQResync.Load() {
+			// The session dialled just now could not enable QRESYNC (a
+			// rare server, once per Conn): the next listing dials a plain
+			// one.
+			return errNoQResync
 		}
 		stop := context.AfterFunc(ctx, func() { rc.conn.Close() })
-		snap, err := rc.resync(folder, prev)
-		stop()
-		if err == nil {
-			vc.qresyncs.Add(1)
-			return snap, nil
+		defer stop()
+		var err error
+		snap, err = rc.resync(folder, prev)
+		if err != nil && !errors.Is(err, errRawUnsupported) {
+			err = fmt.Errorf("voicemail: sync: %w", ctxErr(ctx, err))
 		}
-		vc.raw.CompareAndSwap(rc, nil)
-		rc.close()
-		if errors.Is(err, errRawUnsupported) {
-			return nil, err
-		}
-		if !kept || attempt > 0 || ctx.Err() != nil {
-			return nil, fmt.Errorf("voicemail: sync: %w", ctxErr(ctx, err))
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	vc.qresyncs.Add(1)
+	return snap, nil
 }

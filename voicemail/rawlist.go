@@ -278,12 +278,11 @@ func (rc *rawConn) bulkCommand(line string, each func(resp []byte)) error {
 	return rc.command(line, each)
 }
 
-// rawList lists the folder over its own session with the reader above:
-// the fast path of a full listing. The audio probe runs on the same
-// session.
+// rawList lists the folder over a session of its own with the reader
+// above, then logs out. A Conn lists over the session it keeps instead
+// (Conn.listRaw); this is the one-off form.
 func rawList(ctx context.Context, cfg Config, condstore bool) (*Snapshot, error) {
-	folder, ok := quoteIMAP(cfg.Folder)
-	if !ok {
+	if _, ok := quoteIMAP(cfg.Folder); !ok {
 		return nil, errRawUnsupported
 	}
 	rc, err := dialRaw(ctx, cfg)
@@ -291,31 +290,11 @@ func rawList(ctx context.Context, cfg Config, condstore bool) (*Snapshot, error)
 		return nil, err
 	}
 	defer rc.close()
-	stop := context.AfterFunc(ctx, func() { rc.conn.Close() })
-	defer stop()
-	snap := &Snapshot{}
-	examine := "EXAMINE " + folder
-	if condstore {
-		examine += " (CONDSTORE)"
+	snap, err := rc.list(ctx, cfg.Folder, condstore)
+	if err == nil {
+		_ = rc.command("LOGOUT", nil)
 	}
-	err = rc.command(examine, func(resp []byte) { parseSelectCodes(resp, snap) })
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("voicemail: list: %w", ctxErr(ctx, err))
-		}
-		return nil, fmt.Errorf("voicemail: examine %s: %w (%v)", cfg.Folder, ErrNoMailbox, err)
-	}
-	msgs, err := rc.fetchAll(condstore, int(snap.UIDNext))
-	snap.Messages = msgs
-	if err != nil {
-		return snap, fmt.Errorf("voicemail: list: %w", ctxErr(ctx, err))
-	}
-	if err := rc.probe(msgs, &rc.arena); err != nil {
-		return snap, fmt.Errorf("voicemail: list: audio headers: %w", ctxErr(ctx, err))
-	}
-	_ = rc.command("LOGOUT", nil)
-	return snap, nil
+	return snap, err
 }
 
 // parseSelectCodes reads the UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
@@ -491,4 +470,40 @@ func probeGroups(msgs []Voicemail) (map[string][]int, []string) {
 		groups[k] = append(groups[k], i)
 	}
 	return groups, order
+}
+
+// list is the fast path of a full listing on a logged-in session: EXAMINE
+// the folder (whatever the session had selected before, a listing or a
+// QRESYNC re-sync), one UID FETCH of every message, then the audio probe.
+// Cancelling ctx closes the connection, so the session is unusable after
+// an error other than ErrNoMailbox.
+func (rc *rawConn) list(ctx context.Context, folder string, condstore bool) (*Snapshot, error) {
+	quoted, ok := quoteIMAP(folder)
+	if !ok {
+		return nil, errRawUnsupported
+	}
+	stop := context.AfterFunc(ctx, func() { rc.conn.Close() })
+	defer stop()
+	snap := &Snapshot{}
+	examine := "EXAMINE " + quoted
+	if condstore {
+		examine += " (CONDSTORE)"
+	}
+	err := rc.command(examine, func(resp []byte) { parseSelectCodes(resp, snap) })
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || ctx.Err() != nil {
+			return nil, fmt.Errorf("voicemail: list: %w", ctxErr(ctx, err))
+		}
+		return nil, fmt.Errorf("voicemail: examine %s: %w (%v)", folder, ErrNoMailbox, err)
+	}
+	msgs, err := rc.fetchAll(condstore, int(snap.UIDNext))
+	snap.Messages = msgs
+	if err != nil {
+		return snap, fmt.Errorf("voicemail: list: %w", ctxErr(ctx, err))
+	}
+	if err := rc.probe(msgs, &rc.arena); err != nil {
+		return snap, fmt.Errorf("voicemail: list: audio headers: %w", ctxErr(ctx, err))
+	}
+	return snap, nil
 }
