@@ -25,8 +25,10 @@ type DovecotOptions struct {
 	// dovecot.conf's auth_mechanisms ("plain", "scram-sha-1", …); empty
 	// means "plain scram-sha-1 scram-sha-256". A test narrows it to make the
 	// client take one path, such as SCRAM-SHA-1 with no SCRAM-SHA-256 on
-	// offer. Names are letters, digits and '-' only, so that no option
-	// can add lines to the configuration; StartDovecot refuses others.
+	// offer. Without "plain" dovecot also refuses the LOGIN command
+	// (it announces LOGINDISABLED). Names are letters, digits and '-'
+	// only, so that no option can add lines to the configuration;
+	// StartDovecot refuses others.
 	AuthMechanisms []string
 }
 
@@ -37,8 +39,8 @@ const defaultDovecotAuthMechanisms = "plain scram-sha-1 scram-sha-256"
 // DovecotServer is a running Dovecot IMAP server. Logins are the users' Email
 // addresses (alice@example.test) with their passwords, only over TLS, with SASL
 // PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (dovecot derives the SCRAM keys from the
-// plain passwords of its passwd-file) unless DovecotOptions.AuthMechanisms
-// narrows them, or the LOGIN command.
+// plain passwords of its passwd-file), or the LOGIN command, unless
+// DovecotOptions.AuthMechanisms narrows them.
 type DovecotServer struct {
 	// Addr is the IMAP port (STARTTLS required), TLSAddr the IMAPS port (implicit TLS),
 	// both host:port on 127.0.0.1.

@@ -47,7 +47,8 @@ func TestIntegrationDovecotAuthMechanisms(t *testing.T) {
 		want  []string
 	}{
 		{"default", nil, []string{"AUTH=PLAIN", "AUTH=SCRAM-SHA-1", "AUTH=SCRAM-SHA-256"}},
-		{"scram-sha-1", []string{"scram-sha-1"}, []string{"AUTH=SCRAM-SHA-1"}},
+		// Without PLAIN dovecot cannot check a LOGIN command either.
+		{"scram-sha-1", []string{"scram-sha-1"}, []string{"AUTH=SCRAM-SHA-1", "LOGINDISABLED"}},
 		{"PLAIN", []string{"PLAIN"}, []string{"AUTH=PLAIN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestIntegrationDovecotAuthMechanisms(t *testing.T) {
 			resp := c.readUntil("a OK")
 			var got []string
 			for _, f := range strings.Fields(resp) {
-				if strings.HasPrefix(f, "AUTH=") {
+				if strings.HasPrefix(f, "AUTH=") || f == "LOGINDISABLED" {
 					got = append(got, f)
 				}
 			}
