@@ -28,15 +28,18 @@ func mechDovecot(t *testing.T, mechs ...string) *lab.DovecotServer {
 	return d
 }
 
+// logWait bounds the wait for a line in dovecot's log. Lines come
+// within a millisecond, but once here only after 5 s (dovecot's log
+// process stalled: the lines of the start-up probes came as late).
+const logWait = 15 * time.Second
+
 // waitLogins waits until dovecot has logged exactly want logins of user
-// with mech: dovecot writes the line a moment after the login, usually
-// within milliseconds, but once here only after 5 s (its log process
-// stalled: lines of the start-up probes came as late).
+// with mech: dovecot writes the line a moment after the login.
 func waitLogins(t *testing.T, d *lab.DovecotServer, user, mech string, want int, msgAndArgs ...any) {
 	t.Helper()
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Equal(c, want, countLogins(d, user, mech), msgAndArgs...)
-	}, 15*time.Second, 20*time.Millisecond)
+	}, logWait, 20*time.Millisecond)
 }
 
 // checkMechSessions logs user in with cfg and checks that every session
@@ -122,7 +125,7 @@ func TestIntegrationMechSCRAMSHA1(t *testing.T) {
 		log.noSecrets(t, cfg.Password.Reveal())
 		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			assert.Contains(c, d.Log(), "(sent invalid base64 in response): user=<>, method=SCRAM-SHA-1,")
-		}, 5*time.Second, 20*time.Millisecond)
+		}, logWait, 20*time.Millisecond)
 		assert.Zero(t, countLogins(d, cfg.UserName, mechPlain))
 	})
 
@@ -185,7 +188,7 @@ func checkSCRAMSHA1WrongPassword(t *testing.T, mechs []string, startTLS, raw boo
 	// dovecot logs the failure when the client hangs up.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Contains(c, d.Log(), "(auth failed, 1 attempts")
-	}, 5*time.Second, 20*time.Millisecond)
+	}, logWait, 20*time.Millisecond)
 	var failed []string
 	for _, line := range strings.Split(d.Log(), "\n") {
 		if strings.Contains(line, "user=<"+cfg.UserName+">") {
