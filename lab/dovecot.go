@@ -21,12 +21,26 @@ type DovecotOptions struct {
 	Users  []User       // empty means DefaultUsers
 	CA     *CA          // nil means a new CA in Dir/ca
 	Logger *slog.Logger // nil means discard
+	// AuthMechanisms are the SASL mechanisms dovecot offers, written into
+	// dovecot.conf's auth_mechanisms ("plain", "scram-sha-1", …); empty
+	// means "plain scram-sha-1 scram-sha-256". A test narrows it to make the
+	// client take one path, such as SCRAM-SHA-1 with no SCRAM-SHA-256 on
+	// offer. Without "plain" dovecot also refuses the LOGIN command
+	// (it announces LOGINDISABLED). Names are letters, digits and '-'
+	// only, so that no option can add lines to the configuration;
+	// StartDovecot refuses others.
+	AuthMechanisms []string
 }
+
+// defaultDovecotAuthMechanisms are what the lab's dovecot offers unless
+// DovecotOptions.AuthMechanisms says otherwise.
+const defaultDovecotAuthMechanisms = "plain scram-sha-1 scram-sha-256"
 
 // DovecotServer is a running Dovecot IMAP server. Logins are the users' Email
 // addresses (alice@example.test) with their passwords, only over TLS, with SASL
 // PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (dovecot derives the SCRAM keys from the
-// plain passwords of its passwd-file), or the LOGIN command.
+// plain passwords of its passwd-file), or the LOGIN command, unless
+// DovecotOptions.AuthMechanisms narrows them.
 type DovecotServer struct {
 	// Addr is the IMAP port (STARTTLS required), TLSAddr the IMAPS port (implicit TLS),
 	// both host:port on 127.0.0.1.
@@ -60,6 +74,10 @@ func Dovecot(t testing.TB, opts *DovecotOptions) *DovecotServer {
 // StartDovecot starts Dovecot in the foreground as a child process with a maildir per
 // user, returning once both ports accept connections. ctx bounds the start only.
 func StartDovecot(ctx context.Context, opts DovecotOptions) (*DovecotServer, error) {
+	mechs, err := dovecotAuthMechanisms(opts.AuthMechanisms)
+	if err != nil {
+		return nil, err
+	}
 	bin, err := lookBinary("dovecot")
 	if err != nil {
 		return nil, err
@@ -119,7 +137,7 @@ func StartDovecot(ctx context.Context, opts DovecotOptions) (*DovecotServer, err
 			lmtpPort = ports[2]
 			d.LMTPAddr = hostPort(lmtpPort)
 		}
-		conf := dovecotConfig(in.dir, s.certFile, s.keyFile, mailUser, mailGroup, ports[0], ports[1], lmtpPort)
+		conf := dovecotConfig(in.dir, s.certFile, s.keyFile, mailUser, mailGroup, mechs, ports[0], ports[1], lmtpPort)
 		if err := writeFile(cfg, conf, 0o644); err != nil {
 			return err
 		}
@@ -155,7 +173,25 @@ func dovecotHasLMTP() bool {
 	return err == nil
 }
 
-func dovecotConfig(dir, certFile, keyFile, mailUser, mailGroup string, imap, imaps, lmtp int) string {
+// dovecotAuthMechanisms returns the auth_mechanisms value for names, the
+// default when there are none. A name with anything but letters, digits
+// and '-' is refused: written into dovecot.conf it could end the line and
+// start another setting.
+func dovecotAuthMechanisms(names []string) (string, error) {
+	if len(names) == 0 {
+		return defaultDovecotAuthMechanisms, nil
+	}
+	for _, n := range names {
+		if n == "" || strings.ContainsFunc(n, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-')
+		}) {
+			return "", fmt.Errorf("lab: dovecot: auth mechanism %q: only letters, digits and '-'", n)
+		}
+	}
+	return strings.Join(names, " "), nil
+}
+
+func dovecotConfig(dir, certFile, keyFile, mailUser, mailGroup, mechs string, imap, imaps, lmtp int) string {
 	unprivileged := ""
 	loginChroot := ""
 	if os.Geteuid() != 0 {
@@ -171,7 +207,7 @@ func dovecotConfig(dir, certFile, keyFile, mailUser, mailGroup string, imap, ima
 	}
 	r := strings.NewReplacer("$T", dir, "$CERT", certFile, "$KEY", keyFile, "$P1", fmt.Sprint(imap),
 		"$P2", fmt.Sprint(imaps), "$MAILUSER", mailUser, "$MAILGROUP", mailGroup,
-		"$UNPRIV\n", unprivileged, "$CHROOT\n", loginChroot, "$PROTOCOLS", protocols, "$LMTP\n", lmtpService)
+		"$UNPRIV\n", unprivileged, "$CHROOT\n", loginChroot, "$PROTOCOLS", protocols, "$LMTP\n", lmtpService, "$MECHS", mechs)
 	return r.Replace(`# written by the OpenCSF lab
 base_dir = $T/run
 state_dir = $T/state
@@ -181,7 +217,7 @@ log_path = /dev/stderr
 ssl = required
 ssl_cert = <$CERT
 ssl_key = <$KEY
-auth_mechanisms = plain scram-sha-1 scram-sha-256
+auth_mechanisms = $MECHS
 mail_location = maildir:$T/mail/%u
 $UNPRIV
 service imap-login {
