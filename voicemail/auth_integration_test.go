@@ -146,7 +146,7 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 			assert.Equal(t, mechSCRAMSHA256, rc.mech)
 			assert.EventuallyWithT(t, func(c *assert.CollectT) {
 				assert.Greater(c, countLogins(d, cfg.UserName, mechSCRAMSHA256), before, "dovecot saw a SCRAM login")
-			}, 5*time.Second, 20*time.Millisecond)
+			}, 15*time.Second, 20*time.Millisecond)
 		})
 	}
 
@@ -158,7 +158,7 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 		require.Equal(t, mechSCRAMSHA256, c.Mechanism())
 		require.EventuallyWithT(t, func(col *assert.CollectT) {
 			assert.Equal(col, base+1, countLogins(d, c.cfg.UserName, mechSCRAMSHA256))
-		}, 5*time.Second, 20*time.Millisecond)
+		}, 15*time.Second, 20*time.Millisecond)
 		before := base + 1
 		list, err := c.List(t.Context())
 		require.NoError(t, err)
@@ -168,7 +168,7 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 		// was used, not go-imap's.
 		assert.EventuallyWithT(t, func(col *assert.CollectT) {
 			assert.Greater(col, countLogins(d, c.cfg.UserName, mechSCRAMSHA256), before)
-		}, 5*time.Second, 20*time.Millisecond)
+		}, 15*time.Second, 20*time.Millisecond)
 	})
 
 	t.Run("WrongPassword", func(t *testing.T) {
@@ -185,7 +185,7 @@ func TestIntegrationAuthDovecot(t *testing.T) {
 		log.noSecrets(t, "not-bobs-password")
 		assert.EventuallyWithT(t, func(c *assert.CollectT) {
 			assert.Contains(c, d.Log(), "(auth failed, 1 attempts")
-		}, 5*time.Second, 20*time.Millisecond)
+		}, 15*time.Second, 20*time.Millisecond)
 		assert.Zero(t, countLogins(d, cfg.UserName, mechPlain), "bob never logged in with PLAIN")
 
 		chk, err := cfg.check()
