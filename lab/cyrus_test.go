@@ -3,7 +3,6 @@
 package lab_test
 
 import (
-	"crypto/tls"
 	"encoding/base64"
 	"net"
 	"strings"
@@ -87,10 +86,7 @@ func TestIntegrationCyrus(t *testing.T) {
 		// over a bare conversation: go-imap answers the server's last SCRAM
 		// challenge with "=", which Cyrus refuses (RFC 3501 wants an empty line;
 		// "=" is SASL-IR's empty initial response only).
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", c.TLSAddr, c.CA().ClientTLS("example.test"))
-		require.NoError(t, err)
-		defer conn.Close()
-		conv := newConversation(t, conn)
+		conv := tlsConversation(t, c.TLSAddr, c.CA().ClientTLS("example.test"))
 		assert.Contains(t, conv.readUntil("\r\n"), "AUTH=SCRAM-SHA-256")
 		n := sasl.NewClient(sasl.ScramSha256, sasl.Credentials(func() ([]byte, []byte, []byte) {
 			return []byte(alice.Email), []byte(alice.Password), nil

@@ -3,8 +3,6 @@
 package lab_test
 
 import (
-	"crypto/tls"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -54,10 +52,7 @@ func TestIntegrationDovecotAuthMechanisms(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			d := lab.Dovecot(t, &lab.DovecotOptions{AuthMechanisms: tc.mechs})
-			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", d.TLSAddr, d.CA().ClientTLS("127.0.0.1"))
-			require.NoError(t, err)
-			defer conn.Close()
-			c := newConversation(t, conn)
+			c := tlsConversation(t, d.TLSAddr, d.CA().ClientTLS("127.0.0.1"))
 			c.readUntil("\r\n")
 			c.send("a CAPABILITY\r\n")
 			resp := c.readUntil("a OK")

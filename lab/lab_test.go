@@ -169,6 +169,16 @@ func newConversation(t testing.TB, c net.Conn) *conversation {
 	return &conversation{t: t, conn: c}
 }
 
+// tlsConversation dials addr over TLS with conf; the connection closes
+// when t ends.
+func tlsConversation(t testing.TB, addr string, conf *tls.Config) *conversation {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", addr, conf)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return newConversation(t, conn)
+}
+
 func (c *conversation) send(s string) {
 	c.t.Helper()
 	require.NoError(c.t, c.conn.SetWriteDeadline(time.Now().Add(ioTimeout)))
@@ -221,10 +231,7 @@ func TestIntegrationProsody(t *testing.T) {
 		assert.NotContains(t, features, "<mechanism>PLAIN</mechanism>")
 	})
 	t.Run("direct TLS", func(t *testing.T) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", p.TLSAddr, ca.ClientTLS("example.test"))
-		require.NoError(t, err)
-		defer conn.Close()
-		c := newConversation(t, conn)
+		c := tlsConversation(t, p.TLSAddr, ca.ClientTLS("example.test"))
 		c.send(xmppStreamHeader)
 		assert.Contains(t, c.readUntil("</stream:features>"), "SCRAM-SHA-1")
 	})
@@ -245,10 +252,7 @@ func TestIntegrationDovecot(t *testing.T) {
 	require.NoError(t, d.Deliver("alice", []byte(msg)))
 
 	t.Run("imaps login", func(t *testing.T) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", d.TLSAddr, ca.ClientTLS("127.0.0.1"))
-		require.NoError(t, err)
-		defer conn.Close()
-		c := newConversation(t, conn)
+		c := tlsConversation(t, d.TLSAddr, ca.ClientTLS("127.0.0.1"))
 		assert.Contains(t, c.readUntil("\r\n"), "* OK")
 		c.send(fmt.Sprintf("a LOGIN %s %s\r\n", alice.Email, alice.Password))
 		assert.Contains(t, c.readUntil("a OK"), "a OK")
@@ -273,10 +277,7 @@ func TestIntegrationDovecot(t *testing.T) {
 		assert.Contains(t, c.readUntil("b OK"), "b OK")
 	})
 	t.Run("bad password", func(t *testing.T) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", d.TLSAddr, ca.ClientTLS("example.test"))
-		require.NoError(t, err)
-		defer conn.Close()
-		c := newConversation(t, conn)
+		c := tlsConversation(t, d.TLSAddr, ca.ClientTLS("example.test"))
 		c.readUntil("\r\n")
 		c.send(fmt.Sprintf("a LOGIN %s wrong\r\n", alice.Email))
 		assert.Contains(t, c.readUntil("a NO"), "a NO")
@@ -359,11 +360,8 @@ func TestIntegrationKamailio(t *testing.T) {
 		assert.True(t, strings.HasPrefix(resp, "SIP/2.0 200 "), resp)
 	})
 	t.Run("options over TLS", func(t *testing.T) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", k.TLSAddr, k.CA().ClientTLS("example.test"))
-		require.NoError(t, err)
-		defer conn.Close()
-		c := newConversation(t, conn)
-		c.send(sipRequest("OPTIONS", "sip:example.test;transport=tls", "TLS", conn.LocalAddr().String(), "opt2"))
+		c := tlsConversation(t, k.TLSAddr, k.CA().ClientTLS("example.test"))
+		c.send(sipRequest("OPTIONS", "sip:example.test;transport=tls", "TLS", c.conn.LocalAddr().String(), "opt2"))
 		assert.Contains(t, c.readUntil("\r\n"), "SIP/2.0 200 ")
 	})
 }
@@ -485,10 +483,7 @@ func TestIntegrationRestart(t *testing.T) {
 	assert.NotEqual(t, old, d.PID())
 	assert.ErrorIs(t, syscall.Kill(old, 0), syscall.ESRCH)
 
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", d.TLSAddr, d.CA().ClientTLS("example.test"))
-	require.NoError(t, err)
-	defer conn.Close()
-	c := newConversation(t, conn)
+	c := tlsConversation(t, d.TLSAddr, d.CA().ClientTLS("example.test"))
 	c.readUntil("\r\n")
 	c.send("a LOGIN bob@example.test secret2\r\nb SELECT INBOX\r\n")
 	assert.Contains(t, c.readUntil("b OK"), "* 1 EXISTS")
