@@ -2,6 +2,7 @@ package voicemail
 
 import (
 	"net"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -46,11 +47,19 @@ type bulkConn struct {
 	lowered  bool // the low-water mark is down to 1 while Go's poller waits
 }
 
+// bulkBuffers holds the buffers of finished bulk responses for the next
+// one, of any session: a listing then costs no megabyte of garbage, and a
+// session that stays open for re-syncs holds none.
+var bulkBuffers = sync.Pool{New: func() any { b := make([]byte, bulkBuffer); return &b }}
+
 // setBulk turns batching on for a bulk response, or off.
 func (c *bulkConn) setBulk(on bool) {
 	c.buffered = on
 	if on && c.buf == nil {
-		c.buf = make([]byte, bulkBuffer)
+		c.buf = *bulkBuffers.Get().(*[]byte)
+	}
+	if !on && c.r == c.w {
+		c.release() // all read: nothing left for later reads
 	}
 	if c.raw == nil || on == c.bulk {
 		return
@@ -66,7 +75,7 @@ func (c *bulkConn) setBulk(on bool) {
 func (c *bulkConn) Read(b []byte) (int, error) {
 	if c.r == c.w {
 		if !c.buffered {
-			c.buf, c.r, c.w = nil, 0, 0
+			c.release()
 		}
 		if len(b) >= len(c.buf) {
 			return c.read(b)
@@ -80,6 +89,14 @@ func (c *bulkConn) Read(b []byte) (int, error) {
 	n := copy(b, c.buf[c.r:c.w])
 	c.r += n
 	return n, nil
+}
+
+// release gives the drained buffer back to bulkBuffers.
+func (c *bulkConn) release() {
+	if b := c.buf; b != nil {
+		bulkBuffers.Put(&b)
+	}
+	c.buf, c.r, c.w = nil, 0, 0
 }
 
 func (c *bulkConn) read(b []byte) (int, error) {

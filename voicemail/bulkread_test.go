@@ -61,6 +61,28 @@ func TestBulkConnKeepsBytesAndDropsBufferAfterBulk(t *testing.T) {
 	assert.Nil(t, bc.buf, "an idle session must not keep the bulk buffer")
 }
 
+// A session kept open after a listing (for re-syncs) must not hold the
+// bulk buffer until its next read: a response read to its end gives it
+// back as the bulk response ends.
+func TestBulkConnDropsDrainedBufferAtOnce(t *testing.T) {
+	client, server := tcpPair(t)
+	bc := newBulkConn(client)
+	payload := bytes.Repeat([]byte("x"), 300<<10)
+	go func() { _, _ = server.Write(payload) }()
+	bc.setBulk(true)
+	got := make([]byte, len(payload))
+	_, err := io.ReadFull(struct{ io.Reader }{bc}, got)
+	require.NoError(t, err)
+	assert.NotNil(t, bc.buf)
+	bc.setBulk(false)
+	assert.Nil(t, bc.buf, "drained: given back when the bulk response ends")
+	assert.Equal(t, payload, got)
+	// The next bulk response gets a whole buffer again.
+	bc.setBulk(true)
+	assert.Len(t, bc.buf, bulkBuffer)
+	bc.setBulk(false)
+}
+
 // readWithin reads into b from bc, failing the test instead of hanging
 // when nothing comes: the deadline guards the test, it measures nothing.
 func readWithin(t *testing.T, bc *bulkConn, b []byte) (int, error) {
