@@ -69,6 +69,14 @@ func FuzzHeaders(f *testing.F) {
 		}
 		m := metaOfBlock(raw, &listValues{}, nil)
 		checkMeta(t, Voicemail{CallerNumber: m.CallerNumber})
+		// Strings carved from a listing's shared chunk read the same, and
+		// a later block does not change them.
+		var kept textChunk
+		if got := metaOfBlock(raw, &listValues{}, &kept); got != m {
+			t.Fatalf("header block %q: from the chunk %+v, own strings %+v", raw, got, m)
+		} else if _ = metaOfBlock(append(slices.Clone(raw), raw...), &listValues{}, &kept); got != m {
+			t.Fatalf("header block %q: changed by the next block: %+v", raw, got)
+		}
 		// The listing's in-place reading agrees with the general header
 		// parser.
 		if want := metaOf(parseHeaderBlock(raw)); !reflect.DeepEqual(m, want) {
