@@ -489,7 +489,7 @@ func (c *Call) provisional(res *sip.Response) {
 		if c.applyAnswerCrypto(rm) != nil {
 			return
 		}
-		c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
+		c.stream.configure(rm, cd, rm.dir.answer(sendrecv))
 		c.stream.start(c.p.media)
 		c.setState(CallEarlyMedia, nil)
 	case res.StatusCode > 100:
@@ -599,7 +599,7 @@ func (c *Call) established(req *sip.Request, res *sip.Response) error {
 	c.mu.Lock()
 	c.remoteMedia = rm
 	c.mu.Unlock()
-	c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
+	c.stream.configure(rm, cd, rm.dir.answer(sendrecv))
 	// Active before the ACK leaves: the far end may send a re-INVITE or
 	// UPDATE the moment it has it.
 	c.setState(CallActive, nil)
@@ -908,7 +908,7 @@ func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir directio
 	if err := c.applyAnswerCrypto(rm); err != nil {
 		return fmt.Errorf("softphone: %s answer: %w", what, err)
 	}
-	c.stream.configure(rm, cd, dir.answer(rm.dir))
+	c.stream.configure(rm, cd, rm.dir.answer(dir))
 	c.setState(next, nil)
 	c.mu.Lock()
 	interval, weRefresh := c.seInterval, c.seRefresher
