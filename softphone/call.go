@@ -96,6 +96,7 @@ type Call struct {
 	started     time.Time
 	answered    time.Time
 	referResult chan int // a transfer we asked for waits here for the final NOTIFY
+	moveGen     uint32   // the latest move of the phone this call follows (move.go)
 
 	sessionTimer *time.Timer // RFC 4028
 	seInterval   time.Duration
@@ -908,6 +909,9 @@ func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir directio
 	if err := c.applyAnswerCrypto(rm); err != nil {
 		return fmt.Errorf("softphone: %s answer: %w", what, err)
 	}
+	c.mu.Lock()
+	c.remoteMedia = rm
+	c.mu.Unlock()
 	c.stream.configure(rm, cd, rm.dir.answer(dir))
 	c.setState(next, nil)
 	c.mu.Lock()

@@ -1,6 +1,8 @@
 package softphone_test
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -94,6 +96,117 @@ func TestIntegrationAddressChange(t *testing.T) {
 			require.NoError(t, bob.Shutdown(t.Context()))
 		})
 	}
+}
+
+// TestIntegrationCallFollowsMove: alice talks to bob through kamailio
+// when the route to it starts leaving from 127.0.0.2. The call follows:
+// alice's RTP moves to a port on the new address and a re-INVITE tells
+// bob, who then sends there; bob hears alice from the new address; the
+// call stays up, a held call held, and bob's BYE still reaches alice. In
+// a network namespace of the test's own, over UDP and TCP.
+func TestIntegrationCallFollowsMove(t *testing.T) {
+	if os.Getenv(netnsEnv) == "" {
+		inNetns(t, "TestIntegrationCallFollowsMove")
+		return
+	}
+	ipCmd(t, "link", "set", "lo", "up")
+	k := lab.Kamailio(t, nil)
+	for _, tp := range []string{"udp", "tcp"} {
+		for _, held := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/held=%v", tp, held), func(t *testing.T) {
+				callFollowsMove(t, k, tp, held)
+			})
+		}
+	}
+}
+
+func callFollowsMove(t *testing.T, k *lab.KamailioServer, tp string, held bool) {
+	t.Cleanup(func() {
+		ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.1")
+	})
+	alice := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.KeepAlive = 200 * time.Millisecond })
+	bob := newPhone(t, k, "bob", "secret2", tp, func(c *softphone.Config) { c.ListenIP = "127.0.0.1" })
+	require.NoError(t, alice.Start(t.Context()))
+	require.NoError(t, bob.Start(t.Context()))
+	require.Equal(t, "127.0.0.1", host(t, alice.SIPAddr()))
+
+	answered := make(chan *softphone.Call, 1)
+	go func() {
+		ev := waitFor[softphone.CallReceived](t, alice, 10*time.Second, nil)
+		assert.NoError(t, ev.Call.Answer(t.Context(), nil))
+		answered <- ev.Call
+	}()
+	bc, err := bob.Dial(t.Context(), "alice", nil)
+	require.NoError(t, err)
+	ac := <-answered
+	// Media both ways before the move.
+	require.Eventually(t, func() bool {
+		return ac.Stats().PacketsReceived > 10 && bc.Stats().PacketsReceived > 10
+	}, 5*time.Second, 20*time.Millisecond)
+	want, wantBob := softphone.CallActive, softphone.CallActive
+	if held {
+		require.NoError(t, ac.Hold(t.Context()))
+		want, wantBob = softphone.CallHeld, softphone.CallRemoteHeld
+		require.Eventually(t, func() bool { return bc.State() == wantBob }, 5*time.Second, 20*time.Millisecond)
+	}
+	before := ac.Stats().LocalAddr
+	require.Equal(t, "127.0.0.1", before.Addr().String())
+	reinvites := bob.Health().Counters["reinvites_received"]
+
+	ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.2")
+	moved := time.Now()
+	var ev softphone.CallMoved
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for ev.Call == nil {
+		select {
+		case e := <-alice.events:
+			switch e := e.(type) {
+			case softphone.CallMoved:
+				ev = e
+			case softphone.CallMoveFailed:
+				t.Fatalf("the call did not follow the move: %v", e.Err)
+			}
+		case <-ctx.Done():
+			t.Fatal("no CallMoved within 5 s of the route change")
+		}
+	}
+	t.Logf("the call followed the move %v after the route changed", time.Since(moved).Round(time.Millisecond))
+	require.Same(t, ac, ev.Call)
+	assert.Equal(t, "127.0.0.2", host(t, alice.SIPAddr()))
+	assert.Equal(t, "127.0.0.2", ev.Media.Addr().String())
+	assert.Equal(t, ev.Media, ac.Stats().LocalAddr, "alice sends from where her offer says")
+	assert.NotEqual(t, before, ev.Media)
+	// The re-INVITE reached bob, who now sends to the new address.
+	assert.Equal(t, reinvites+1, bob.Health().Counters["reinvites_received"])
+	assert.Equal(t, int64(1), alice.Health().Counters["calls_moved"])
+
+	// Bob hears alice from her new address: his stream latches on to where
+	// her packets come from, so a packet from the old one would show.
+	bobGot := bc.Stats().PacketsReceived
+	require.Eventually(t, func() bool { return bc.Stats().PacketsReceived >= bobGot+25 }, 5*time.Second, 20*time.Millisecond,
+		"bob receives alice's RTP after the move")
+	assert.Equal(t, ev.Media, bc.Stats().RemoteAddr, "bob's RTP goes to, and alice's comes from, her new address")
+	if !held {
+		// Only alice's new port feeds her stream now: what it counts
+		// arrived at the new address.
+		aliceGot := ac.Stats().PacketsReceived
+		require.Eventually(t, func() bool { return ac.Stats().PacketsReceived >= aliceGot+25 }, 5*time.Second, 20*time.Millisecond,
+			"alice receives bob's RTP at her new address")
+	}
+	assert.Equal(t, want, ac.State())
+	assert.Equal(t, wantBob, bc.State())
+
+	// Bob's BYE goes to alice's new Contact (the re-INVITE refreshed it).
+	require.NoError(t, bc.Hangup(t.Context()))
+	select {
+	case <-ac.Done():
+		assert.NoError(t, ac.Err())
+	case <-time.After(5 * time.Second):
+		t.Fatal("alice's call did not end after bob's BYE")
+	}
+	require.NoError(t, alice.Shutdown(t.Context()))
+	require.NoError(t, bob.Shutdown(t.Context()))
 }
 
 func host(t *testing.T, hostport string) string {
