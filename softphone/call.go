@@ -84,6 +84,9 @@ type Call struct {
 	dir    Direction
 	remote string
 	stream *stream
+	// moveMu lets one move's offer at a time be in flight (move.go): a
+	// second move waits for the first's, then supersedes it.
+	moveMu sync.Mutex
 
 	mu          sync.Mutex // guards the fields below
 	state       CallState

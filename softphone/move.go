@@ -66,10 +66,13 @@ func (p *Phone) moveCalls(ip string) {
 func (c *Call) follow(ip string, gen uint32) {
 	p := c.p
 	for attempt := 0; ; attempt++ {
+		c.moveMu.Lock()
 		if !c.moveCurrent(gen) {
+			c.moveMu.Unlock()
 			return
 		}
 		media, err := c.moveOnce(ip)
+		c.moveMu.Unlock()
 		if err == nil {
 			p.count("calls_moved")
 			p.log.Info("call moved to the new address", logCallID, c.id, "media", media.String())
