@@ -84,9 +84,6 @@ type Call struct {
 	dir    Direction
 	remote string
 	stream *stream
-	// moveMu lets one move's offer at a time be in flight (move.go): a
-	// second move waits for the first's, then supersedes it.
-	moveMu sync.Mutex
 
 	mu          sync.Mutex // guards the fields below
 	state       CallState
@@ -96,14 +93,15 @@ type Call struct {
 	local       localMedia
 	remoteMedia *remoteMedia
 	ending      bool
+	moving      bool // a goroutine is moving the call's media (move.go)
 	started     time.Time
 	answered    time.Time
 	referResult chan int // a transfer we asked for waits here for the final NOTIFY
-	moveGen     uint32   // the latest move of the phone this call follows (move.go)
 
 	sessionTimer *time.Timer // RFC 4028
 	seInterval   time.Duration
-	seRefresher  bool // we refresh
+	seRefresher  bool   // we refresh
+	moveGen      uint32 // counts the phone's moves this call was asked to follow (move.go); beside the bool, in its padding
 	refreshes    int
 
 	done chan struct{} // closed when the call ends
@@ -164,7 +162,9 @@ func (c *Call) Stats() Stats {
 	if c.stream == nil {
 		return Stats{}
 	}
-	return c.stream.snapshot()
+	st := c.stream.snapshot()
+	st.LocalAddr, st.RemoteAddr = c.stream.addrs()
+	return st
 }
 
 // Duration returns how long the call has been answered, 0 before.

@@ -292,11 +292,11 @@ type jitterSlot struct {
 // when a shared port cannot be told apart safely, has its own port pair
 // and two reader goroutines (rtpConn, rtcpConn).
 type stream struct {
-	call    *Call
-	shardMu sync.Mutex // guards shard and removed; taken before a shard's mu
-	// sockMu orders the changes of the stream's sockets (rebind, close):
-	// taken before mu, never by the media loop or the readers.
-	sockMu   sync.Mutex
+	call *Call
+	// shardMu guards shard, removed and closed, and orders the changes of
+	// the stream's sockets (rebind, close); taken before a shard's mu and
+	// the stream's mu, never by the media loop or the readers.
+	shardMu  sync.Mutex
 	shard    *mediaShard // set by mediaEngine.add
 	home     *mediaShard // the shard whose shared socket the stream uses
 	sock     *mediaSocket
@@ -321,7 +321,7 @@ type stream struct {
 	dir        direction
 	// Flags, kept together so the struct packs small.
 	removed  bool // mediaEngine.remove ran: a late add must not revive the stream; under shardMu
-	closed   bool // close ran: rebind must not open sockets again; under sockMu
+	closed   bool // close ran: rebind must not open sockets again; under shardMu
 	latched  bool
 	mux      bool // RTCP on the RTP port (RFC 5761)
 	running  bool
@@ -579,8 +579,10 @@ func (s *stream) close(m *mediaEngine) {
 	s.running = true // a start racing this close starts nothing
 	s.mu.Unlock()
 	m.remove(s)
-	s.sockMu.Lock()
+	// A rebind in progress finishes first; none starts after this.
+	s.shardMu.Lock()
 	s.closed = true
+	s.shardMu.Unlock()
 	if s.sock != nil {
 		s.sock.unbind(s)
 	} else {
@@ -588,7 +590,6 @@ func (s *stream) close(m *mediaEngine) {
 		s.rtcpConn.Close()
 		s.wg.Wait()
 	}
-	s.sockMu.Unlock()
 	s.mu.Lock()
 	if s.dtmf != nil {
 		for _, ch := range s.dtmf.done {
@@ -1130,20 +1131,28 @@ func (s *stream) snapshot() Stats {
 		PacketsLost: s.lostLocked(), Concealed: c.concealed, Late: c.late, RTT: c.rtt,
 		RemoteLost: c.remoteLost, RemoteFractionLost: c.remoteFractionLost, RemoteJitter: c.remoteJitter,
 		SendLate: c.sendLate, SRTP: s.sec != nil, DecryptFailures: c.decryptFailures}
-	if conn := s.rtpPort(); conn != nil {
-		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
-			st.LocalAddr = unmapped(a.AddrPort())
-		}
-	}
-	if s.remote != nil {
-		st.RemoteAddr = unmapped(s.remote.AddrPort())
-	}
 	rate := float64(s.codec.rate)
 	if rate == 0 {
 		rate = audio.SampleRate
 	}
 	st.Jitter = time.Duration(s.jitter / rate * float64(time.Second))
 	return st
+}
+
+// addrs returns where the stream's RTP leaves from and goes to, for
+// Stats: apart from snapshot, which the media benchmarks poll.
+func (s *stream) addrs() (local, remote netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if conn := s.rtpPort(); conn != nil {
+		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+			local = unmapped(a.AddrPort())
+		}
+	}
+	if s.remote != nil {
+		remote = unmapped(s.remote.AddrPort())
+	}
+	return local, remote
 }
 
 func (s *stream) queueDTMF(digits []rune) chan struct{} {

@@ -24,11 +24,13 @@ import (
 // once; a refusal that another try cannot change is not.
 const moveAttempts = 3
 
-// moveCalls starts moving every established call to ip, each on a
-// goroutine of its own (a re-INVITE can take 32 s to time out, and the
-// keep-alive loop that calls this must go on). A call still moving from
-// an earlier change gives that one up for this one.
-func (p *Phone) moveCalls(ip string) {
+// moveCalls makes every established call follow the phone to its
+// current address, each on a goroutine of its own (a re-INVITE can take
+// 32 s to time out, and the keep-alive loop that calls this must go on).
+// A call still following an earlier move is told of this one and goes on
+// to the newest address once its offer in flight is answered: one offer
+// at a time per call.
+func (p *Phone) moveCalls() {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -48,46 +50,52 @@ func (p *Phone) moveCalls(ip string) {
 			continue
 		}
 		c.moveGen++
-		gen := c.moveGen
+		start := !c.moving
+		c.moving = true
 		c.mu.Unlock()
-		p.work.Add(1)
-		go func() {
-			defer p.work.Done()
-			c.follow(ip, gen)
-		}()
+		if start {
+			p.work.Add(1)
+			go func() {
+				defer p.work.Done()
+				c.follow()
+			}()
+		}
 	}
 }
 
-// follow moves the call's media to ip and offers it, retrying transient
-// failures with backoff. Each failure is published as [CallMoveFailed];
-// the last ends the call (BYE, Err wrapping [ErrMoveFailed]), since a
-// call whose far end does not know where we are is broken while it looks
-// fine. gen is the move this is for: a newer one takes over.
-func (c *Call) follow(ip string, gen uint32) {
+// follow moves the call's media to the phone's address and offers it,
+// retrying transient failures with backoff. Each failure is published as
+// [CallMoveFailed]; the last ends the call (BYE, Err wrapping
+// [ErrMoveFailed]), since a call whose far end does not know where we are
+// is broken while it looks fine. A move that comes meanwhile restarts it,
+// tries counted afresh, for the newest address.
+func (c *Call) follow() {
 	p := c.p
+	c.mu.Lock()
+	gen := c.moveGen
+	c.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		c.moveMu.Lock()
-		if !c.moveCurrent(gen) {
-			c.moveMu.Unlock()
-			return
+		media, err := c.moveOnce(p.localIP())
+		final := err == nil || errors.Is(err, ErrCallEnded) || p.ctx.Err() != nil ||
+			!moveRetryable(err) || attempt+1 >= moveAttempts
+		if newer, ok := c.settle(gen, final); !ok {
+			gen, attempt = newer, -1
+			continue
 		}
-		media, err := c.moveOnce(ip)
-		c.moveMu.Unlock()
-		if err == nil {
+		switch {
+		case err == nil:
 			p.count("calls_moved")
 			p.log.Info("call moved to the new address", logCallID, c.id, "media", media.String())
 			csf.Publish(p.cfg.Events, CallMoved{Call: c, Media: media})
 			return
-		}
-		if errors.Is(err, ErrCallEnded) || p.ctx.Err() != nil || !c.moveCurrent(gen) {
+		case errors.Is(err, ErrCallEnded) || p.ctx.Err() != nil:
 			return
 		}
-		retrying := attempt+1 < moveAttempts && moveRetryable(err)
 		p.count("call_moves_failed")
-		p.log.Warn("call did not follow the move", logCallID, c.id, "err", err, "retrying", retrying)
-		csf.Publish(p.cfg.Events, CallMoveFailed{Call: c, Err: err, Retrying: retrying})
-		if !retrying {
-			ferr := fmt.Errorf("softphone: call %s did not follow the move to %s: %w: %w", c.remote, ip, ErrMoveFailed, err)
+		p.log.Warn("call did not follow the move", logCallID, c.id, "err", err, "retrying", !final)
+		csf.Publish(p.cfg.Events, CallMoveFailed{Call: c, Err: err, Retrying: !final})
+		if final {
+			ferr := fmt.Errorf("softphone: call %s did not follow the move to %s: %w: %w", c.remote, p.localIP(), ErrMoveFailed, err)
 			if !errors.Is(err, &StatusError{Code: 481}) {
 				// The far end still has the dialog: tell it the call is over.
 				if berr := c.sendBye(p.ctx); berr != nil {
@@ -110,12 +118,19 @@ func (c *Call) follow(ip string, gen uint32) {
 	}
 }
 
-// moveCurrent reports whether gen is still the call's latest move and the
-// call goes on.
-func (c *Call) moveCurrent(gen uint32) bool {
+// settle checks, after an offer for move gen, whether another move came
+// meanwhile: then it returns that one's number and false. Otherwise, when
+// final, the call stops moving (the next move starts a new follow).
+func (c *Call) settle(gen uint32, final bool) (uint32, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.moveGen == gen && c.state != CallEnded && !c.ending
+	if c.moveGen != gen && !c.ending && c.state != CallEnded {
+		return c.moveGen, false
+	}
+	if final {
+		c.moving = false
+	}
+	return gen, true
 }
 
 // moveOnce rebinds the call's RTP on ip (once: a retry finds it there)
@@ -180,8 +195,8 @@ func moveRetryable(err error) bool {
 // address. It stays in its shard's pacing loop, which then sends from the
 // new port.
 func (s *stream) rebind(ip string) (int, error) {
-	s.sockMu.Lock()
-	defer s.sockMu.Unlock()
+	s.shardMu.Lock()
+	defer s.shardMu.Unlock()
 	if s.closed {
 		return 0, ErrCallEnded
 	}

@@ -262,7 +262,7 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				reRegisterAll()
 				// Calls in progress follow: new media ports there, a new
 				// offer and Contact to the far end (move.go).
-				p.moveCalls(ip)
+				p.moveCalls()
 				return
 			}
 		}
