@@ -56,7 +56,8 @@
 // own, except one answering an offer that names no SSRC (a=ssrc), which
 // gets a port pair and two readers of its own so that its packets cannot
 // be mistaken for another call's, and one that followed the phone to a
-// new address (below), which has them there. Audio sources and sinks are called from
+// new address (below), which has them there; while it follows, one more
+// sends its new offer. Audio sources and sinks are called from
 // the media loop and must not block.
 //
 // # Media ports
