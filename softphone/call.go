@@ -93,13 +93,15 @@ type Call struct {
 	local       localMedia
 	remoteMedia *remoteMedia
 	ending      bool
+	moving      bool // a goroutine is moving the call's media (move.go)
 	started     time.Time
 	answered    time.Time
 	referResult chan int // a transfer we asked for waits here for the final NOTIFY
 
 	sessionTimer *time.Timer // RFC 4028
 	seInterval   time.Duration
-	seRefresher  bool // we refresh
+	seRefresher  bool   // we refresh
+	moveGen      uint32 // counts the phone's moves this call was asked to follow (move.go); beside the bool, in its padding
 	refreshes    int
 
 	done chan struct{} // closed when the call ends
@@ -160,7 +162,9 @@ func (c *Call) Stats() Stats {
 	if c.stream == nil {
 		return Stats{}
 	}
-	return c.stream.snapshot()
+	st := c.stream.snapshot()
+	st.LocalAddr, st.RemoteAddr = c.stream.addrs()
+	return st
 }
 
 // Duration returns how long the call has been answered, 0 before.
@@ -489,7 +493,7 @@ func (c *Call) provisional(res *sip.Response) {
 		if c.applyAnswerCrypto(rm) != nil {
 			return
 		}
-		c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
+		c.stream.configure(rm, cd, rm.dir.answer(sendrecv))
 		c.stream.start(c.p.media)
 		c.setState(CallEarlyMedia, nil)
 	case res.StatusCode > 100:
@@ -599,7 +603,7 @@ func (c *Call) established(req *sip.Request, res *sip.Response) error {
 	c.mu.Lock()
 	c.remoteMedia = rm
 	c.mu.Unlock()
-	c.stream.configure(rm, cd, sendrecv.answer(rm.dir))
+	c.stream.configure(rm, cd, rm.dir.answer(sendrecv))
 	// Active before the ACK leaves: the far end may send a re-INVITE or
 	// UPDATE the moment it has it.
 	c.setState(CallActive, nil)
@@ -908,7 +912,10 @@ func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir directio
 	if err := c.applyAnswerCrypto(rm); err != nil {
 		return fmt.Errorf("softphone: %s answer: %w", what, err)
 	}
-	c.stream.configure(rm, cd, dir.answer(rm.dir))
+	c.mu.Lock()
+	c.remoteMedia = rm
+	c.mu.Unlock()
+	c.stream.configure(rm, cd, rm.dir.answer(dir))
 	c.setState(next, nil)
 	c.mu.Lock()
 	interval, weRefresh := c.seInterval, c.seRefresher

@@ -41,7 +41,8 @@
 //
 // Events go to Config.Events in one order: [Registered],
 // [RegistrationFailed], [Unregistered], [CallReceived], [CallStateChanged],
-// [DTMFReceived], [CallTransferred] and [CallReplaced]. Publishing never blocks the phone; a slow consumer
+// [DTMFReceived], [CallTransferred], [CallReplaced], [CallMoved] and
+// [CallMoveFailed]. Publishing never blocks the phone; a slow consumer
 // gets csf.Lagged and can re-read [Phone.Calls].
 //
 // # Concurrency
@@ -54,7 +55,9 @@
 // share, and one registration refresher. A call needs no goroutine of its
 // own, except one answering an offer that names no SSRC (a=ssrc), which
 // gets a port pair and two readers of its own so that its packets cannot
-// be mistaken for another call's. Audio sources and sinks are called from
+// be mistaken for another call's, and one that followed the phone to a
+// new address (below), which has them there; while it follows, one more
+// sends its new offer. Audio sources and sinks are called from
 // the media loop and must not block.
 //
 // # Media ports
@@ -65,20 +68,40 @@
 // with one sendmmsg, runs of packets to one address as one segmented send
 // (UDP GSO) where Linux allows; the readers use recvmmsg.
 //
+// # Moving to a new address
+//
+// At each keep-alive the phone checks which local address the route to
+// the registrar leaves from. When that changes (a laptop changing
+// networks), it moves its SIP socket there, registers again and removes
+// the old contact, and every established call follows: it takes an RTP
+// port pair of its own on the new address (same SSRC, same SRTP keys, the
+// shared ports stay where they were) and sends a new offer, a re-INVITE
+// (UPDATE with Config.MediaByUpdate when the far end allows it), whose
+// SDP names the new address with its version incremented (RFC 3264
+// section 8), keeps the call's direction and codec, and whose Contact is
+// the new SIP address (a target refresh). [CallMoved] reports each call
+// that followed; [Stats].LocalAddr shows where its media now is. A failed
+// offer is published as [CallMoveFailed] and tried again with backoff
+// when another try may succeed (timeout, 408, 491, 5xx), three tries in
+// all; then, or at once for a refusal (481, 488…), the call ends with an
+// Err matching [ErrMoveFailed], BYE sent unless the far end no longer
+// knows the dialog: a call the far end cannot reach is over, and the user
+// should hear so rather than silence. Calls still ringing when the phone
+// moves keep their media where it was.
+//
 // # Errors
 //
 // A final SIP refusal is a *[StatusError] (errors.Is matches by code: 486
 // busy, 603 decline, 404 unknown). [ErrAuthFailed] means wrong credentials
 // and is never retried; [ErrNotRegistered], [ErrCallEnded], [ErrBadState],
-// [ErrNoCodec], [ErrBadSDP], [ErrTimeout] and [ErrSessionExpired] name the
-// other cases. With
+// [ErrNoCodec], [ErrBadSDP], [ErrTimeout], [ErrSessionExpired] and
+// [ErrMoveFailed] name the other cases. With
 // Config.Trust set, TLS failures are *csf.TLSError.
 //
 // # What is not here yet
 //
-// Moving a call's media to a new local address (a phone that changed
-// networks registers again from the new address, but calls in progress
-// keep the old one), Opus at 48 kHz.
+// Moving the media of calls still ringing to a new local address (see
+// above), Opus at 48 kHz.
 //
 // # Opus
 //

@@ -25,6 +25,10 @@ var (
 	// ErrTimeout is returned when the peer did not answer a request in
 	// time (RFC 3261 timer B or F).
 	ErrTimeout = errors.New("softphone: request timed out")
+	// ErrMoveFailed is in the Err of a call ended because the far end
+	// did not take its media's new address after the phone moved (see
+	// [CallMoveFailed]).
+	ErrMoveFailed = errors.New("softphone: call did not follow the move to a new address")
 )
 
 // StatusError is a final SIP response other than 2xx to a request we sent:

@@ -1,6 +1,7 @@
 package softphone
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/opencsf/opencsf/csf"
@@ -59,4 +60,24 @@ type DTMFReceived struct {
 	Call  *Call
 	Digit rune // 0-9, *, #, A-D
 	INFO  bool // received as SIP INFO rather than RTP
+}
+
+// CallMoved reports that an established call followed the phone to its
+// new local address: its RTP now leaves from Media, and the far end
+// accepted the new offer (re-INVITE or UPDATE) that says so, with our new
+// SIP address as the call's Contact.
+type CallMoved struct {
+	csf.EventHeader
+	Call  *Call
+	Media netip.AddrPort // our RTP address and port now
+}
+
+// CallMoveFailed reports that a call's offer from the new local address
+// failed. Retrying says whether the phone tries again (with backoff);
+// when it does not, the call ends with an Err matching [ErrMoveFailed].
+type CallMoveFailed struct {
+	csf.EventHeader
+	Call     *Call
+	Err      error
+	Retrying bool
 }

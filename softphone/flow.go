@@ -223,8 +223,8 @@ func (p *Phone) newRoute() string {
 // local port (TCP, TLS) there and a client bound to it. Calls placed or
 // received from now on use it, and each registered line's old contact is
 // removed by its next REGISTER, which the caller starts at once. Calls in
-// progress keep their media where it was; the old UDP socket stays open
-// for their signalling until Close.
+// progress follow once the caller runs moveCalls; the old UDP socket stays
+// open until Close for requests the far ends still send to it meanwhile.
 func (p *Phone) moveTo(ctx context.Context, ip string) error {
 	old := p.flow.Load()
 	f, err := p.bind(ctx, ip)

@@ -72,6 +72,11 @@ type Stats struct {
 	SRTP bool
 	// DecryptFailures counts packets that failed SRTP authentication.
 	DecryptFailures uint64
+	// LocalAddr is where our RTP leaves from and what our SDP names; it
+	// changes when the call follows the phone to a new address
+	// ([CallMoved]). RemoteAddr is where we send it: the far end's SDP,
+	// or where its packets come from (symmetric RTP, RFC 4961).
+	LocalAddr, RemoteAddr netip.AddrPort
 }
 
 // mediaEngine paces every stream of a phone: one loop per core (shard),
@@ -287,8 +292,11 @@ type jitterSlot struct {
 // when a shared port cannot be told apart safely, has its own port pair
 // and two reader goroutines (rtpConn, rtcpConn).
 type stream struct {
-	call     *Call
-	shardMu  sync.Mutex  // guards shard and removed; taken before a shard's mu
+	call *Call
+	// shardMu guards shard, removed and closed, and orders the changes of
+	// the stream's sockets (rebind, close); taken before a shard's mu and
+	// the stream's mu, never by the media loop or the readers.
+	shardMu  sync.Mutex
 	shard    *mediaShard // set by mediaEngine.add
 	home     *mediaShard // the shard whose shared socket the stream uses
 	sock     *mediaSocket
@@ -313,6 +321,7 @@ type stream struct {
 	dir        direction
 	// Flags, kept together so the struct packs small.
 	removed  bool // mediaEngine.remove ran: a late add must not revive the stream; under shardMu
+	closed   bool // close ran: rebind must not open sockets again; under shardMu
 	latched  bool
 	mux      bool // RTCP on the RTP port (RFC 5761)
 	running  bool
@@ -487,9 +496,13 @@ func (s *stream) configure(rm *remoteMedia, cd codec, dir direction) {
 	defer s.mu.Unlock()
 	if s.sock != nil {
 		s.sock.bind(s, rm)
-		// Both ends said rtcp-mux: RTCP shares the RTP port. A stream of
-		// its own never offers or accepts it.
+		// Both ends said rtcp-mux: RTCP shares the RTP port.
 		s.mux = rm.rtcpMux
+	} else {
+		// A stream of its own never offers or accepts rtcp-mux, except
+		// one that had it on a shared port and moved (rebind): it keeps
+		// it while the far end does.
+		s.mux = s.mux && rm.rtcpMux
 	}
 	if !s.latched || rm.port == 0 {
 		ip := parseMediaIP(rm.ip)
@@ -552,8 +565,8 @@ func (s *stream) start(m *mediaEngine) {
 	}
 	s.mu.Unlock()
 	if s.sock == nil {
-		go s.readRTP()
-		go s.readRTCP()
+		go s.readRTP(s.rtpConn)
+		go s.readRTCP(s.rtcpConn)
 	}
 	m.add(s)
 }
@@ -566,6 +579,10 @@ func (s *stream) close(m *mediaEngine) {
 	s.running = true // a start racing this close starts nothing
 	s.mu.Unlock()
 	m.remove(s)
+	// A rebind in progress finishes first; none starts after this.
+	s.shardMu.Lock()
+	s.closed = true
+	s.shardMu.Unlock()
 	if s.sock != nil {
 		s.sock.unbind(s)
 	} else {
@@ -813,16 +830,27 @@ func (s *stream) playout(sh *mediaShard) {
 	s.playSeq++
 }
 
-// readRTP serves a stream's own RTP port.
-func (s *stream) readRTP() {
+// readRTP serves a stream's own RTP port, conn. It takes the port as an
+// argument because rebind replaces the stream's. RTCP arriving there is
+// multiplexed (RFC 5761), which only a stream that moved off a shared
+// port keeps (see rebind).
+func (s *stream) readRTP(conn *net.UDPConn) {
 	defer s.wg.Done()
 	buf := make([]byte, recvSlot)
 	rd := &rtpReader{dec: make([]byte, 0, recvSlot)}
 	for {
-		n, from, err := s.rtpConn.ReadFromUDPAddrPort(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			continue
+		}
+		if isRTCP(buf[:n]) {
+			// Not RTP either way: fed to onRTP it would count as a
+			// packet received.
+			if s.muxed() {
+				s.onRTCP(buf[:n], unmapped(from), time.Now())
 			}
 			continue
 		}
@@ -976,7 +1004,7 @@ func (s *stream) sendRTCP(now time.Time) {
 	to, conn := s.remoteRTCP, s.rtcpConn
 	switch {
 	case s.mux:
-		to, conn = s.remote, s.sock.rtp
+		to, conn = s.remote, s.rtpPort()
 	case s.sock != nil:
 		conn = s.sock.rtcp
 	}
@@ -1028,12 +1056,12 @@ func ntpTime(t time.Time) uint64 {
 	return sec<<32 | frac
 }
 
-// readRTCP serves a stream's own RTCP port.
-func (s *stream) readRTCP() {
+// readRTCP serves a stream's own RTCP port, conn.
+func (s *stream) readRTCP(conn *net.UDPConn) {
 	defer s.wg.Done()
 	buf := make([]byte, recvSlot)
 	for {
-		n, from, err := s.rtcpConn.ReadFromUDPAddrPort(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -1111,6 +1139,22 @@ func (s *stream) snapshot() Stats {
 	return st
 }
 
+// addrs returns where the stream's RTP leaves from and goes to, for
+// Stats: apart from snapshot, which the media benchmarks poll.
+func (s *stream) addrs() (local, remote netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if conn := s.rtpPort(); conn != nil {
+		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+			local = unmapped(a.AddrPort())
+		}
+	}
+	if s.remote != nil {
+		remote = unmapped(s.remote.AddrPort())
+	}
+	return local, remote
+}
+
 func (s *stream) queueDTMF(digits []rune) chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1130,6 +1174,20 @@ func (s *stream) setMuted(m bool) {
 	s.mu.Lock()
 	s.muted = m
 	s.mu.Unlock()
+}
+
+// unlatch makes the next configure send to the address the SDP names
+// rather than to where the far end's packets last came from.
+func (s *stream) unlatch() {
+	s.mu.Lock()
+	s.latched = false
+	s.mu.Unlock()
+}
+
+func (s *stream) muxed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mux
 }
 
 func (s *stream) setDir(d direction) {

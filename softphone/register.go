@@ -260,6 +260,9 @@ func (p *Phone) registrationLoop(granted []time.Duration) {
 				rebind = false
 				mapped = netip.AddrPort{} // a new flow, a new mapping
 				reRegisterAll()
+				// Calls in progress follow: new media ports there, a new
+				// offer and Contact to the far end (move.go).
+				p.moveCalls()
 				return
 			}
 		}

@@ -54,6 +54,10 @@ type mediaSocket struct {
 	rtpB      batchConn // for sendmmsg
 	port      int
 	wg        sync.WaitGroup // the two readers
+	// delivering is held by each reader (RTP, RTCP) while it hands a
+	// batch to streams, so that quiesce can wait out a delivery begun
+	// before unbind. Once per batch, not per packet: cheap.
+	delivering [2]sync.Mutex
 
 	mu sync.RWMutex // guards the maps and every stream's sockKey
 	// bySSRC finds a stream by the far end's SSRC: named in its SDP or
@@ -301,6 +305,10 @@ func isRTCP(b []byte) bool {
 func (ms *mediaSocket) read(r batchReader, ds []datagram, rtcpPort bool) {
 	defer ms.wg.Done()
 	rd := &rtpReader{dec: make([]byte, 0, recvSlot)}
+	mu := &ms.delivering[0]
+	if rtcpPort {
+		mu = &ms.delivering[1]
+	}
 	for {
 		n, err := r.readBatch(ds)
 		if err != nil {
@@ -311,11 +319,24 @@ func (ms *mediaSocket) read(r batchReader, ds []datagram, rtcpPort bool) {
 			continue
 		}
 		now := time.Now()
+		mu.Lock()
 		for i := range ds[:n] {
 			if d := &ds[i]; d.n >= 0 {
 				ms.dispatch(rd, d.buf[:d.n], d.from, now, rtcpPort)
 			}
 		}
+		mu.Unlock()
+	}
+}
+
+// quiesce waits until neither reader is delivering a batch. After unbind
+// and quiesce no packet from this socket reaches the stream any more, so
+// its SRTP contexts may pass to readers of its own (rebind).
+func (ms *mediaSocket) quiesce() {
+	for i := range ms.delivering {
+		// Empty on purpose: taking the lock is the wait.
+		ms.delivering[i].Lock()
+		ms.delivering[i].Unlock()
 	}
 }
 

@@ -375,6 +375,9 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if ct := req.Contact(); ct != nil {
 		c.dlg.remoteTarget = ct.Address.String()
 	}
+	// A new address in the offer (the far end moved) is where the media
+	// goes now, even if we had latched on to where its packets came from.
+	moved := c.remoteMedia != nil && (c.remoteMedia.ip != rm.ip || c.remoteMedia.port != rm.port)
 	c.remoteMedia = rm
 	if req.Method == sip.INVITE && allowsUpdate(req) {
 		c.dlg.peerUpdate = true
@@ -398,6 +401,9 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		if err := c.stream.setSRTP(lc, rc); err != nil {
 			p.log.Warn("srtp rekey failed", logCallID, c.id, "err", err)
 		}
+	}
+	if moved {
+		c.stream.unlatch()
 	}
 	c.stream.configure(rm, cd, ans)
 	switch {
