@@ -94,6 +94,11 @@ type Call struct {
 	remoteMedia *remoteMedia
 	ending      bool
 	moving      bool // a goroutine is moving the call's media (move.go)
+	// offering: a goroutine has the call's offer turn (glare.go); pending:
+	// our offer is sent and not yet answered. Both in the padding before
+	// started, so that the call does not grow.
+	offering    bool
+	pending     bool
 	started     time.Time
 	answered    time.Time
 	referResult chan int // a transfer we asked for waits here for the final NOTIFY
@@ -756,12 +761,12 @@ func (c *Call) Hangup(ctx context.Context) error {
 // 8.4); the far end stops sending. The offer goes in a re-INVITE, or in
 // UPDATE with Config.MediaByUpdate when the far end allows it.
 func (c *Call) Hold(ctx context.Context) error {
-	return c.offer(ctx, c.offerMethod(), sendonly, CallHeld)
+	return c.offer(ctx, c.offerMethod(), offerHold)
 }
 
 // Resume takes the call off hold (sendrecv again), as Hold sends its offer.
 func (c *Call) Resume(ctx context.Context) error {
-	return c.offer(ctx, c.offerMethod(), sendrecv, CallActive)
+	return c.offer(ctx, c.offerMethod(), offerResume)
 }
 
 // offerMethod is how Hold and Resume send their offer.
@@ -779,16 +784,12 @@ func (c *Call) offerMethod() sip.RequestMethod {
 // It fails with ErrBadState when the far end did not list UPDATE in Allow.
 func (c *Call) Update(ctx context.Context) error {
 	c.mu.Lock()
-	allowed, state := c.dlg.peerUpdate, c.state
+	allowed := c.dlg.peerUpdate
 	c.mu.Unlock()
 	if !allowed {
 		return fmt.Errorf("softphone: UPDATE: the far end does not allow it: %w", ErrBadState)
 	}
-	dir := sendrecv
-	if state == CallHeld {
-		dir = sendonly
-	}
-	return c.offer(ctx, sip.UPDATE, dir, state)
+	return c.offer(ctx, sip.UPDATE, offerKeep)
 }
 
 // Refresh refreshes the session now (RFC 4028), as the session timer
@@ -797,17 +798,13 @@ func (c *Call) Update(ctx context.Context) error {
 // sides restart their session timers.
 func (c *Call) Refresh(ctx context.Context) error {
 	c.mu.Lock()
-	byUpdate, state := c.dlg.peerUpdate, c.state
+	byUpdate := c.dlg.peerUpdate
 	c.mu.Unlock()
 	var err error
 	if byUpdate {
 		err = c.refreshByUpdate(ctx)
 	} else {
-		dir := sendrecv
-		if state == CallHeld {
-			dir = sendonly
-		}
-		err = c.offer(ctx, sip.INVITE, dir, state)
+		err = c.offer(ctx, sip.INVITE, offerKeep)
 	}
 	if err == nil {
 		c.mu.Lock()
@@ -852,10 +849,24 @@ func (c *Call) refreshByUpdate(ctx context.Context) error {
 	return nil
 }
 
-// offer sends a new offer within the dialog, in a re-INVITE or an UPDATE
-// (RFC 3311: same offer and answer, one transaction, no ACK), and moves
-// the call to next once answered.
-func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir direction, next CallState) error {
+// offerIntent is what an offer asks for: hold, resume, or the call's
+// present state again (a move, a new offer, a session refresh). The
+// direction and the state after are read when the offer goes, not when it
+// was asked for: an offer that waited for another's turn (glare.go) must
+// not undo it (a move's offer after a Hold must keep the call held).
+type offerIntent uint8
+
+const (
+	offerKeep offerIntent = iota
+	offerHold
+	offerResume
+)
+
+// offerOnce sends a new offer within the dialog, in a re-INVITE or an
+// UPDATE (RFC 3311: same offer and answer, one transaction, no ACK), and
+// moves the call to the state intent asks for once answered. The caller
+// has the call's offer turn (glare.go).
+func (c *Call) offerOnce(ctx context.Context, method sip.RequestMethod, intent offerIntent) error {
 	c.mu.Lock()
 	state := c.state
 	if state == CallEnded || c.ending {
@@ -866,12 +877,29 @@ func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir directio
 		c.mu.Unlock()
 		return fmt.Errorf("softphone: re-INVITE in state %s: %w", state, ErrBadState)
 	}
+	var dir direction
+	var next CallState
+	switch intent {
+	case offerHold:
+		dir, next = sendonly, CallHeld
+	case offerResume:
+		dir, next = sendrecv, CallActive
+	default:
+		dir, next = sendrecv, state
+		if state == CallHeld {
+			dir = sendonly
+		}
+	}
+	prevVersion, prevDir := c.local.version, c.local.dir
 	c.local.version++
 	c.local.dir = dir
 	lm := c.local
 	if cd := c.stream.snapshotCodec(); cd.name != "" {
 		lm.codecs = []codec{cd}
 	}
+	// An offer from the far end that comes before this one's answer is
+	// refused with 491 (onReinvite).
+	c.pending = true
 	c.mu.Unlock()
 	req := c.inDialog(method)
 	c.mu.Lock()
@@ -887,7 +915,16 @@ func (c *Call) offer(ctx context.Context, method sip.RequestMethod, dir directio
 	if method == sip.UPDATE {
 		what = "UPDATE"
 	}
+	c.p.count("offers_sent")
 	res, err := c.p.transact(ctx, req, nil)
+	c.mu.Lock()
+	c.pending = false
+	if (err != nil || !res.IsSuccess()) && c.local.version == lm.version {
+		// Not accepted: the session is as it was, and the next offer is
+		// the next version of that (RFC 3264 section 8).
+		c.local.version, c.local.dir = prevVersion, prevDir
+	}
+	c.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("softphone: %s: %w", what, err)
 	}

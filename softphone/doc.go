@@ -82,12 +82,30 @@
 // the new SIP address (a target refresh). [CallMoved] reports each call
 // that followed; [Stats].LocalAddr shows where its media now is. A failed
 // offer is published as [CallMoveFailed] and tried again with backoff
-// when another try may succeed (timeout, 408, 491, 5xx), three tries in
-// all; then, or at once for a refusal (481, 488…), the call ends with an
+// when another try may succeed (timeout, 408, 480, 5xx; a 491 is retried
+// as every offer's is, below), three tries in all; then, or at once for a refusal (481, 488…), the call ends with an
 // Err matching [ErrMoveFailed], BYE sent unless the far end no longer
 // knows the dialog: a call the far end cannot reach is over, and the user
 // should hear so rather than silence. Calls still ringing when the phone
 // moves keep their media where it was.
+//
+// # One offer at a time
+//
+// A call sends one offer at a time (RFC 3261 section 14.1, RFC 3311
+// section 5.1): [Call.Hold], [Call.Resume], [Call.Update], a session
+// refresh by re-INVITE and a move's offer each wait for the call's
+// earlier offer to be answered (or for their context or the call to end)
+// before sending theirs, and take the call's state as it is then, so an
+// offer that waited does not undo a Hold that went first. An offer from
+// the far end (re-INVITE, or UPDATE with SDP) that arrives while ours is
+// unanswered is refused with 491 Request Pending (RFC 3261 section 14.2,
+// RFC 3311 section 5.2). Our offer refused with 491 is sent again after a
+// random delay, 2.1 to 4 s when this phone placed the call and 0 to 2 s
+// when it received it, so that the two ends do not collide again; three
+// tries in all, then the method returns the *[StatusError] with code 491.
+// Health counters: glare_refused (491s we sent), glare_retries (our
+// offers sent again after a 491), offers_sent. A session refresh by
+// UPDATE without SDP is no offer and is not held back.
 //
 // # Errors
 //

@@ -64,7 +64,8 @@ func (p *Phone) moveCalls() {
 }
 
 // follow moves the call's media to the phone's address and offers it,
-// retrying transient failures with backoff. Each failure is published as
+// retrying transient failures with backoff (a 491 is retried by
+// Call.offer, see glare.go). Each failure is published as
 // [CallMoveFailed]; the last ends the call (BYE, Err wrapping
 // [ErrMoveFailed]), since a call whose far end does not know where we are
 // is broken while it looks fine. A move that comes meanwhile restarts it,
@@ -154,14 +155,9 @@ func (c *Call) moveOnce(ip string) (netip.AddrPort, error) {
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
-	state := c.state
 	local := c.local
 	c.mu.Unlock()
-	dir := sendrecv
-	if state == CallHeld {
-		dir = sendonly
-	}
-	if err := c.offer(c.p.ctx, c.offerMethod(), dir, state); err != nil {
+	if err := c.offer(c.p.ctx, c.offerMethod(), offerKeep); err != nil {
 		return netip.AddrPort{}, err
 	}
 	a, err := netip.ParseAddr(local.ip)
@@ -172,14 +168,16 @@ func (c *Call) moveOnce(ip string) (netip.AddrPort, error) {
 }
 
 // moveRetryable says whether another offer may succeed where err failed:
-// a timeout or transport error, a glare (491) or a busy or failing
-// server; not a refusal of the offer or a dialog the far end no longer
-// knows (481).
+// a timeout or transport error or a busy or failing server; not a
+// refusal of the offer or a dialog the far end no longer knows (481).
+// Not a glare (491) either: Call.offer retried that already, after the
+// delays RFC 3261 section 14.2 sets, and a far end still busy with its
+// own offers after offerAttempts tries is not waited for longer.
 func moveRetryable(err error) bool {
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch se.Code {
-		case 408, 480, 491, 500, 503, 504:
+		case 408, 480, 500, 503, 504:
 			return true
 		}
 		return false

@@ -23,7 +23,7 @@ func TestMoveRetryable(t *testing.T) {
 		{"timeout", fmt.Errorf("softphone: re-INVITE: %w", ErrTimeout), true},
 		{"transport", errors.New("softphone: re-INVITE: write: connection refused"), true},
 		{"408", status(408), true},
-		{"491 glare", status(491), true},
+		{"491 glare, retried by offer", status(491), false},
 		{"503", status(503), true},
 		{"481 dialog gone", status(481), false},
 		{"488 offer refused", status(488), false},

@@ -69,7 +69,9 @@ type Phone struct {
 	parser   *sip.Parser   // headers of datagrams sipgo would drop (flow.go)
 	sockLost chan struct{} // the UDP SIP socket stopped being served
 	stunMu   sync.Mutex
-	stunWait map[stun.TxID]chan stunResult // STUN keep-alives awaiting their response
+	// offerGate wakes calls waiting for their turn to send an offer.
+	offerGate offerGate
+	stunWait  map[stun.TxID]chan stunResult // STUN keep-alives awaiting their response
 }
 
 // New checks cfg and returns an unstarted phone. It does no I/O. cfg is

@@ -338,6 +338,16 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 491, "")
 		return
 	}
+	if c.pending {
+		// Glare: our own offer is out, unanswered. Its answer and this
+		// offer cannot both be applied; the far end retries after a
+		// random delay (RFC 3261 section 14.2, RFC 3311 section 5.2),
+		// as we do when it refuses ours.
+		c.mu.Unlock()
+		p.count("glare_refused")
+		reply(req, tx, 491, "")
+		return
+	}
 	cd, err := choose(rm, c.local.codecs)
 	if err != nil {
 		c.mu.Unlock()
