@@ -1,0 +1,139 @@
+package softphone_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencsf/opencsf/lab"
+	"github.com/opencsf/opencsf/softphone"
+)
+
+// TestIntegrationSippOneOfferAtATime: SIPp takes 1 s to answer a session
+// refresh (re-INVITE); Hold, asked for meanwhile, waits for that answer
+// before it sends its own re-INVITE: SIPp fails the scenario on a
+// re-INVITE that arrives while it still owes the first its answer. Both
+// succeed, the refresh first, and the call ends held. A Resume whose
+// context ends while it waits gives up without sending anything.
+func TestIntegrationSippOneOfferAtATime(t *testing.T) {
+	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "reinvite_slow.xml"), Calls: 1})
+	p := peerPhone(t, s.Addr, nil)
+	require.NoError(t, p.Start(t.Context()))
+	call, err := p.Dial(t.Context(), "sip:service@"+s.Addr, nil)
+	require.NoError(t, err)
+
+	refreshed := make(chan time.Time, 1)
+	go func() {
+		assert.NoError(t, call.Refresh(t.Context()))
+		refreshed <- time.Now()
+	}()
+	eventually(t, 5*time.Second, func() bool { return p.Health().Counters["offers_sent"] >= 1 }, "the refresh was not sent")
+	// An offer whose context ends while it waits for its turn sends nothing.
+	short, cancelShort := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancelShort()
+	assert.ErrorIs(t, call.Resume(short), context.DeadlineExceeded)
+	assert.Equal(t, int64(1), p.Health().Counters["offers_sent"])
+	require.NoError(t, call.Hold(t.Context()))
+	held := time.Now()
+	var refreshedAt time.Time
+	select {
+	case refreshedAt = <-refreshed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh did not return")
+	}
+	assert.False(t, held.Before(refreshedAt), "Hold returned before the refresh in flight was answered")
+	assert.Equal(t, softphone.CallHeld, call.State())
+	assert.Equal(t, 1, call.SessionRefreshes())
+	assert.Equal(t, int64(2), p.Health().Counters["offers_sent"])
+	require.NoError(t, call.Hangup(t.Context()))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Wait(ctx))
+}
+
+// TestIntegrationSippGlareRetry: SIPp answers the hold re-INVITE 491
+// Request Pending, then 200 to the retry. The phone placed the call, so
+// it retries after RFC 3261 section 14.2's 2.1 to 4 s (the real delays:
+// this test takes that long), and Hold succeeds.
+func TestIntegrationSippGlareRetry(t *testing.T) {
+	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "reinvite_491.xml"), Calls: 1})
+	p := peerPhone(t, s.Addr, nil)
+	require.NoError(t, p.Start(t.Context()))
+	call, err := p.Dial(t.Context(), "sip:service@"+s.Addr, nil)
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, call.Hold(t.Context()))
+	took := time.Since(start)
+	assert.GreaterOrEqual(t, took, 2100*time.Millisecond, "retried sooner than RFC 3261 section 14.2 allows the owner of the Call-ID")
+	assert.Less(t, took, 5*time.Second)
+	assert.Equal(t, softphone.CallHeld, call.State())
+	assert.Equal(t, int64(1), p.Health().Counters["glare_retries"])
+	assert.Equal(t, int64(2), p.Health().Counters["offers_sent"])
+	require.NoError(t, call.Hangup(t.Context()))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Wait(ctx))
+}
+
+// TestIntegrationGlare: two of our phones through kamailio hold (then
+// resume) the call at the same moment. Each refuses the other's
+// re-INVITE with 491 while its own is out; bob, who did not place the
+// call, retries first, alice after; both calls end in the state both
+// asked for. Rounds repeat until a glare happened (the two re-INVITEs
+// must cross, which the first round nearly always does). The same with
+// the offers in UPDATE (RFC 3311 section 5.2).
+func TestIntegrationGlare(t *testing.T) {
+	softphone.ShortGlareDelays(t, [2]time.Duration{210 * time.Millisecond, 400 * time.Millisecond}, [2]time.Duration{0, 200 * time.Millisecond})
+	k := lab.Kamailio(t, nil)
+	t.Run("re-INVITE", func(t *testing.T) { glare(t, k, nil) })
+	t.Run("UPDATE", func(t *testing.T) {
+		glare(t, k, func(c *softphone.Config) { c.MediaByUpdate = true })
+	})
+}
+
+func glare(t *testing.T, k *lab.KamailioServer, mod func(*softphone.Config)) {
+	alice, bob, ac, bc := connect(t, k, nil, nil, mod)
+	glares := func() int64 {
+		return alice.Health().Counters["glare_refused"] + bob.Health().Counters["glare_refused"]
+	}
+	both := func(op func(*softphone.Call, context.Context) error) {
+		t.Helper()
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, c := range []*softphone.Call{ac, bc} {
+			go func() {
+				<-start
+				errs <- op(c, t.Context())
+			}()
+		}
+		close(start)
+		for range 2 {
+			select {
+			case err := <-errs:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("an offer did not return")
+			}
+		}
+	}
+	for round := 0; round < 10 && glares() == 0; round++ {
+		both((*softphone.Call).Hold)
+		assert.Equal(t, softphone.CallHeld, ac.State())
+		assert.Equal(t, softphone.CallHeld, bc.State())
+		both((*softphone.Call).Resume)
+		assert.Equal(t, softphone.CallActive, ac.State())
+		assert.Equal(t, softphone.CallActive, bc.State())
+	}
+	require.Positive(t, glares(), "the two re-INVITEs never crossed")
+	retries := alice.Health().Counters["glare_retries"] + bob.Health().Counters["glare_retries"]
+	// Each 491 sent is one offer of the other phone sent again.
+	assert.Equal(t, glares(), retries)
+	if mod != nil {
+		// The offers went as UPDATE (RFC 3311 section 5.2 glare).
+		assert.Zero(t, alice.Health().Counters["reinvites_received"]+bob.Health().Counters["reinvites_received"])
+	}
+	require.NoError(t, ac.Hangup(t.Context()))
+}
