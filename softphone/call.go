@@ -95,10 +95,12 @@ type Call struct {
 	ending      bool
 	moving      bool // a goroutine is moving the call's media (move.go)
 	// offering: a goroutine has the call's offer turn (glare.go); pending:
-	// our offer is sent and not yet answered. Both in the padding before
-	// started, so that the call does not grow.
+	// our offer is sent and not yet answered; answering: we are answering
+	// the far end's offer (onReinvite). All in the padding before started,
+	// so that the call does not grow.
 	offering    bool
 	pending     bool
+	answering   bool
 	started     time.Time
 	answered    time.Time
 	referResult chan int // a transfer we asked for waits here for the final NOTIFY
@@ -867,7 +869,9 @@ const (
 // moves the call to the state intent asks for once answered. The caller
 // has the call's offer turn (glare.go).
 func (c *Call) offerOnce(ctx context.Context, method sip.RequestMethod, intent offerIntent) error {
-	c.mu.Lock()
+	if err := c.waitAnswered(ctx); err != nil {
+		return err
+	}
 	state := c.state
 	if state == CallEnded || c.ending {
 		c.mu.Unlock()

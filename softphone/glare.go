@@ -58,7 +58,7 @@ func isGlare(err error) bool {
 // rare, so waking every waiter of the phone when one finishes is cheap.
 type offerGate struct {
 	mu    sync.Mutex
-	freed chan struct{} // closed, and replaced, when a call's offer finishes
+	freed chan struct{} // closed, and replaced, when a call's offer or our answer finishes
 }
 
 // wait returns the channel closed when the next offer finishes.
@@ -71,7 +71,7 @@ func (g *offerGate) wait() <-chan struct{} {
 	return g.freed
 }
 
-// wake tells the waiters that an offer finished.
+// wake tells the waiters that an offer, or our answer to one, finished.
 func (g *offerGate) wake() {
 	g.mu.Lock()
 	if g.freed != nil {
@@ -108,6 +108,36 @@ func (c *Call) takeOfferTurn(ctx context.Context) error {
 			return fmt.Errorf("softphone: waiting for the call's offer in progress: %w", ctx.Err())
 		}
 	}
+}
+
+// waitAnswered returns, with c.mu held, once the call is not answering
+// an offer from the far end (onReinvite); or, without c.mu, the error
+// that ended the wait.
+func (c *Call) waitAnswered(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if !c.answering {
+			return nil
+		}
+		freed := c.p.offerGate.wait()
+		c.mu.Unlock()
+		select {
+		case <-freed:
+		case <-c.done:
+			return ErrCallEnded
+		case <-ctx.Done():
+			return fmt.Errorf("softphone: waiting for our answer to the far end's offer: %w", ctx.Err())
+		}
+	}
+}
+
+// doneAnswering ends what onReinvite's answering began and wakes an
+// offer of ours waiting for it.
+func (c *Call) doneAnswering() {
+	c.mu.Lock()
+	c.answering = false
+	c.mu.Unlock()
+	c.p.offerGate.wake()
 }
 
 func (c *Call) releaseOfferTurn() {

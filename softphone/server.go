@@ -348,6 +348,16 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 491, "")
 		return
 	}
+	if c.answering {
+		// A second offer before our answer to the first is out: 500
+		// with Retry-After (RFC 3261 section 14.2, RFC 3311 section
+		// 5.2); the answer is moments away.
+		c.mu.Unlock()
+		res := sip.NewResponseFromRequest(req, 500, reasonPhrase(500), nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+		respond(tx, res)
+		return
+	}
 	cd, err := choose(rm, c.local.codecs)
 	if err != nil {
 		c.mu.Unlock()
@@ -392,7 +402,12 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if req.Method == sip.INVITE && allowsUpdate(req) {
 		c.dlg.peerUpdate = true
 	}
+	// Our next offer waits until this answer is out (RFC 3261 section
+	// 14.1: no INVITE of ours while one is in progress in either
+	// direction); a far end that sees ours first would refuse it 491.
+	c.answering = true
 	c.mu.Unlock()
+	defer c.doneAnswering()
 	res := sip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(p.contactHeader(c.line))
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
