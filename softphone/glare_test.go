@@ -12,12 +12,12 @@ import (
 	"github.com/opencsf/opencsf/softphone"
 )
 
-// TestIntegrationSippOneOfferAtATime: SIPp takes 1 s to answer a session
-// refresh (re-INVITE); Hold, asked for meanwhile, waits for that answer
-// before it sends its own re-INVITE: SIPp fails the scenario on a
-// re-INVITE that arrives while it still owes the first its answer. Both
-// succeed, the refresh first, and the call ends held. A Resume whose
-// context ends while it waits gives up without sending anything.
+// TestIntegrationSippOneOfferAtATime: SIPp takes 1 s to answer the hold
+// re-INVITE; a session refresh asked for meanwhile waits for that answer
+// before it sends its own re-INVITE (SIPp fails the scenario on a
+// re-INVITE that arrives while it still owes the first its answer), and
+// then offers sendonly, the call being held by then, rather than undo the
+// hold. A Resume whose context ends while it waits sends nothing.
 func TestIntegrationSippOneOfferAtATime(t *testing.T) {
 	s := lab.Sipp(t, lab.SippOptions{Scenario: scenario(t, "reinvite_slow.xml"), Calls: 1})
 	p := peerPhone(t, s.Addr, nil)
@@ -25,26 +25,25 @@ func TestIntegrationSippOneOfferAtATime(t *testing.T) {
 	call, err := p.Dial(t.Context(), "sip:service@"+s.Addr, nil)
 	require.NoError(t, err)
 
-	refreshed := make(chan time.Time, 1)
+	held := make(chan time.Time, 1)
 	go func() {
-		assert.NoError(t, call.Refresh(t.Context()))
-		refreshed <- time.Now()
+		assert.NoError(t, call.Hold(t.Context()))
+		held <- time.Now()
 	}()
-	eventually(t, 5*time.Second, func() bool { return p.Health().Counters["offers_sent"] >= 1 }, "the refresh was not sent")
-	// An offer whose context ends while it waits for its turn sends nothing.
+	eventually(t, 5*time.Second, func() bool { return p.Health().Counters["offers_sent"] >= 1 }, "the hold was not sent")
 	short, cancelShort := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancelShort()
 	assert.ErrorIs(t, call.Resume(short), context.DeadlineExceeded)
 	assert.Equal(t, int64(1), p.Health().Counters["offers_sent"])
-	require.NoError(t, call.Hold(t.Context()))
-	held := time.Now()
-	var refreshedAt time.Time
+	require.NoError(t, call.Refresh(t.Context()))
+	refreshed := time.Now()
+	var heldAt time.Time
 	select {
-	case refreshedAt = <-refreshed:
+	case heldAt = <-held:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the refresh did not return")
+		t.Fatal("Hold did not return")
 	}
-	assert.False(t, held.Before(refreshedAt), "Hold returned before the refresh in flight was answered")
+	assert.False(t, refreshed.Before(heldAt), "the refresh returned before the hold in flight was answered")
 	assert.Equal(t, softphone.CallHeld, call.State())
 	assert.Equal(t, 1, call.SessionRefreshes())
 	assert.Equal(t, int64(2), p.Health().Counters["offers_sent"])
