@@ -902,9 +902,14 @@ func (c *Call) offerOnce(ctx context.Context, method sip.RequestMethod, intent o
 		lm.codecs = []codec{cd}
 	}
 	// An offer from the far end that comes before this one's answer is
-	// refused with 491 (onReinvite).
+	// applied is refused with 491 (onReinvite).
 	c.pending = true
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.pending = false
+		c.mu.Unlock()
+	}()
 	req := c.inDialog(method)
 	c.mu.Lock()
 	interval := c.seInterval
@@ -922,7 +927,6 @@ func (c *Call) offerOnce(ctx context.Context, method sip.RequestMethod, intent o
 	c.p.count("offers_sent")
 	res, err := c.p.transact(ctx, req, nil)
 	c.mu.Lock()
-	c.pending = false
 	if (err != nil || !res.IsSuccess()) && c.local.version == lm.version {
 		// Not accepted: the session is as it was, and the next offer is
 		// the next version of that (RFC 3264 section 8).
