@@ -21,20 +21,28 @@ func connect(t *testing.T, k *lab.KamailioServer, aliceOpts, bobOpts *softphone.
 	bob = newPhone(t, k, "bob", "secret2", "udp", mod)
 	require.NoError(t, alice.Start(t.Context()))
 	require.NoError(t, bob.Start(t.Context()))
+	ac, bc = dialAnswered(t, alice, bob, "bob", aliceOpts, bobOpts)
+	return alice, bob, ac, bc
+}
+
+// dialAnswered has from call user (the callee phone to) and to answer;
+// it returns both ends of the call.
+func dialAnswered(t *testing.T, from, to *testPhone, user string, fromOpts, toOpts *softphone.CallOptions) (caller, callee *softphone.Call) {
+	t.Helper()
 	got := make(chan *softphone.Call, 1)
 	go func() {
-		ev := waitFor[softphone.CallReceived](t, bob, 10*time.Second, nil)
-		assert.NoError(t, ev.Call.Answer(t.Context(), bobOpts))
+		ev := waitFor[softphone.CallReceived](t, to, 10*time.Second, nil)
+		assert.NoError(t, ev.Call.Answer(t.Context(), toOpts))
 		got <- ev.Call
 	}()
-	ac, err := alice.Dial(t.Context(), "bob", aliceOpts)
+	caller, err := from.Dial(t.Context(), user, fromOpts)
 	require.NoError(t, err)
 	select {
-	case bc = <-got:
+	case callee = <-got:
 	case <-time.After(10 * time.Second):
-		t.Fatal("bob did not answer")
+		t.Fatalf("%s did not answer", user)
 	}
-	return alice, bob, ac, bc
+	return caller, callee
 }
 
 // eventually polls cond every 50 ms until it holds or d passes.

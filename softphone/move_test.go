@@ -131,15 +131,7 @@ func callFollowsMove(t *testing.T, k *lab.KamailioServer, tp string, held bool) 
 	require.NoError(t, bob.Start(t.Context()))
 	require.Equal(t, "127.0.0.1", host(t, alice.SIPAddr()))
 
-	answered := make(chan *softphone.Call, 1)
-	go func() {
-		ev := waitFor[softphone.CallReceived](t, alice, 10*time.Second, nil)
-		assert.NoError(t, ev.Call.Answer(t.Context(), nil))
-		answered <- ev.Call
-	}()
-	bc, err := bob.Dial(t.Context(), "alice", nil)
-	require.NoError(t, err)
-	ac := <-answered
+	bc, ac := dialAnswered(t, bob, alice, "alice", nil, nil)
 	// Media both ways before the move.
 	require.Eventually(t, func() bool {
 		return ac.Stats().PacketsReceived > 10 && bc.Stats().PacketsReceived > 10
@@ -311,15 +303,7 @@ func TestIntegrationCallMoveFails(t *testing.T) {
 	bob := newPhone(t, k, "bob", "secret2", "tcp", func(c *softphone.Config) { c.ListenIP = "127.0.0.1" })
 	require.NoError(t, alice.Start(t.Context()))
 	require.NoError(t, bob.Start(t.Context()))
-	answered := make(chan *softphone.Call, 1)
-	go func() {
-		ev := waitFor[softphone.CallReceived](t, bob, 10*time.Second, nil)
-		assert.NoError(t, ev.Call.Answer(t.Context(), nil))
-		answered <- ev.Call
-	}()
-	ac, err := alice.Dial(t.Context(), "bob", nil)
-	require.NoError(t, err)
-	<-answered
+	ac, _ := dialAnswered(t, alice, bob, "bob", nil, nil)
 	require.NoError(t, bob.Close())
 
 	ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.2")
