@@ -142,6 +142,8 @@ type rawConn struct {
 	buf   []byte
 	arena arena
 	mech  string // how it logged in (auth.go)
+	// bulkCommands counts the commands read in bulk mode (tests).
+	bulkCommands int
 }
 
 // errRawUnsupported sends the listing to go-imap: credentials or a folder
@@ -272,8 +274,24 @@ func (rc *rawConn) logout() {
 // listing): reads are batched while it runs.
 func (rc *rawConn) bulkCommand(line string, each func(resp []byte)) error {
 	if rc.bulk != nil {
+		rc.bulkCommands++
 		rc.bulk.setBulk(true)
 		defer rc.bulk.setBulk(false)
+	}
+	return rc.command(line, each)
+}
+
+// bulkMinMessages is how many messages a FETCH must be expected to return
+// for its reads to be batched (some 120 KB of listing): batching saves
+// wake-ups on a long response, but its wait for the low-water mark would
+// only delay a short one, such as the new voicemail of a re-sync.
+const bulkMinMessages = 200
+
+// fetchCommand runs a FETCH expected to return about n messages,
+// batched when they are many.
+func (rc *rawConn) fetchCommand(n int, line string, each func(resp []byte)) error {
+	if n >= bulkMinMessages {
+		return rc.bulkCommand(line, each)
 	}
 	return rc.command(line, each)
 }
@@ -356,7 +374,7 @@ func listItems(condstore bool) string {
 func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint int) ([]Voicemail, error) {
 	var f fetched
 	msgs := make([]Voicemail, 0, max(sizeHint, 16))
-	err := rc.bulkCommand("UID FETCH "+set+" ("+listItems(condstore)+")", func(resp []byte) {
+	err := rc.fetchCommand(sizeHint, "UID FETCH "+set+" ("+listItems(condstore)+")", func(resp []byte) {
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 && f.uid >= minUID {
 			msgs = f.appendTo(msgs, &rc.arena)
@@ -414,7 +432,7 @@ func (rc *rawConn) probe(msgs []Voicemail, a *arena) error {
 		}
 		mimeName := []byte("BODY[" + k + ".MIME]")
 		bodyName := []byte("BODY[" + k + "]<0>")
-		err := rc.bulkCommand("UID FETCH "+set.String()+" (UID BODY.PEEK["+k+".MIME] BODY.PEEK["+k+"]<0."+strconv.Itoa(probeSize)+">)", func(resp []byte) {
+		err := rc.fetchCommand(len(idx), "UID FETCH "+set.String()+" (UID BODY.PEEK["+k+".MIME] BODY.PEEK["+k+"]<0."+strconv.Itoa(probeSize)+">)", func(resp []byte) {
 			a.reset(resp)
 			sp := bytes.Index(resp, []byte(" FETCH ("))
 			if !bytes.HasPrefix(resp, []byte("* ")) || sp < 0 {

@@ -49,9 +49,7 @@ func TestIntegrationSessionReuse(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, first, second)
 			assert.Equal(t, int64(1), c.rawDials.Load(), "the second listing reused the first one's session")
-			if kept := c.raw.Load(); assert.NotNil(t, kept, "the session is kept") && kept.bulk != nil {
-				assert.Nil(t, kept.bulk.buf, "a kept session holds no bulk buffer between listings")
-			}
+			assert.NotNil(t, c.raw.Load(), "the session is kept")
 			// What dovecot saw: a one-off listing's login after the two
 			// is logged after theirs, so counting up to it counts them.
 			_, err = rawList(t.Context(), mustCheck(t, cfg), true)
@@ -140,9 +138,11 @@ func TestIntegrationSessionReuse(t *testing.T) {
 		// expunge shows, the same as the listing.
 		deliver("carol", 104)
 		q0 = c.qresyncs.Load()
+		b0 := c.raw.Load().bulkCommands
 		again, err := c.Sync(t.Context(), next)
 		require.NoError(t, err)
 		assert.Equal(t, q0+1, c.qresyncs.Load(), "re-synced with QRESYNC")
+		assert.Equal(t, b0, c.raw.Load().bulkCommands, "one new message is read without waiting for a batch")
 		fresh, err := c.Sync(t.Context(), nil)
 		require.NoError(t, err)
 		assert.Equal(t, fresh.Messages, again.Messages)
@@ -189,6 +189,14 @@ func TestIntegrationSessionReuse(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, list, n)
 		assert.Equal(t, int64(2), c.rawDials.Load())
+		// Its reads were batched, and the batch buffer went back with the
+		// end of the response: a kept session holds none between uses.
+		kept := c.raw.Load()
+		require.NotNil(t, kept)
+		assert.Positive(t, kept.bulkCommands, "a listing of %d is read in bulk", n)
+		if kept.bulk != nil {
+			assert.Nil(t, kept.bulk.buf, "a kept session holds no bulk buffer between listings")
+		}
 	})
 
 	t.Run("CloseNoLeak", func(t *testing.T) {
