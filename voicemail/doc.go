@@ -92,11 +92,11 @@
 // for the short body structure (BODY); its reads go through a large
 // buffer under crypto/tls and, on Linux, wait in the kernel until 256 KiB
 // are queued (SO_RCVLOWAT) or 1 ms has passed.
-// New-voicemail notification with IDLE takes 8–16 ms from LMTP delivery
+// New-voicemail notification with IDLE takes 7–16 ms from LMTP delivery
 // to event against Cyrus IMAP, and 505–520 ms with dovecot 2.3 for every
 // delivery path (maildir, doveadm save, LMTP, dovecot-lda): dovecot waits
 // a compiled-in 500 ms before notifying IDLE sessions; the client's own
-// share is 3.3–9 ms.
+// share is 1.6–7 ms.
 //
 // # Concurrency
 //
