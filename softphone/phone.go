@@ -483,6 +483,12 @@ func (p *Phone) Close() error {
 	// for a retransmission.
 	p.work.Wait()
 	p.handlers.Wait()
+	// Every transaction ends before the sockets close: a retransmission
+	// or response timer firing once its socket is gone would make sipgo
+	// open a fresh one, with a reader nothing closes.
+	if p.ua != nil {
+		p.ua.TransactionLayer().Close()
+	}
 	if f := p.flow.Load(); f != nil && f.udp != nil {
 		f.udp.Close()
 	}
