@@ -45,6 +45,26 @@ func inNetns(t *testing.T, test string) {
 	require.Contains(t, string(out), "--- PASS: "+test)
 }
 
+// netnsKamailio runs the calling test again in a network namespace of its
+// own and returns nil; run there, it brings up loopback and returns a lab
+// kamailio on it.
+func netnsKamailio(t *testing.T) *lab.KamailioServer {
+	t.Helper()
+	if os.Getenv(netnsEnv) == "" {
+		inNetns(t, t.Name())
+		return nil
+	}
+	ipCmd(t, "link", "set", "lo", "up")
+	return lab.Kamailio(t, nil)
+}
+
+// routeFrom makes traffic to 127.0.0.1 leave from src, as when a laptop
+// changes networks.
+func routeFrom(t *testing.T, src string) {
+	t.Helper()
+	ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", src)
+}
+
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
 	out, err := exec.Command("ip", args...).CombinedOutput()
@@ -57,16 +77,14 @@ func ipCmd(t *testing.T, args ...string) {
 // there and registers again from it, removing its old contact; a call to
 // it goes through. In a network namespace of the test's own.
 func TestIntegrationAddressChange(t *testing.T) {
-	if os.Getenv(netnsEnv) == "" {
-		inNetns(t, "TestIntegrationAddressChange")
-		return
+	k := netnsKamailio(t)
+	if k == nil {
+		return // ran in its namespace
 	}
-	ipCmd(t, "link", "set", "lo", "up")
-	k := lab.Kamailio(t, nil)
 	for _, tp := range []string{"udp", "tcp"} {
 		t.Run(tp, func(t *testing.T) {
 			t.Cleanup(func() {
-				ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.1")
+				routeFrom(t, "127.0.0.1")
 			})
 			alice := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.KeepAlive = 200 * time.Millisecond })
 			bob := newPhone(t, k, "bob", "secret2", tp, func(c *softphone.Config) { c.ListenIP = "127.0.0.1" })
@@ -76,7 +94,7 @@ func TestIntegrationAddressChange(t *testing.T) {
 			require.Equal(t, "127.0.0.1", host(t, alice.SIPAddr()))
 			require.Equal(t, []string{"127.0.0.1"}, contactHosts(t, k.UDPAddr, "alice", "secret1"))
 
-			ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.2")
+			routeFrom(t, "127.0.0.2")
 			moved := time.Now()
 			waitFor[softphone.Registered](t, alice, 3*time.Second, func(e softphone.Registered) bool { return e.Header().Time.After(moved) })
 			t.Logf("registered from the new address %v after the route changed", time.Since(moved).Round(time.Millisecond))
@@ -105,12 +123,10 @@ func TestIntegrationAddressChange(t *testing.T) {
 // call stays up, a held call held, and bob's BYE still reaches alice. In
 // a network namespace of the test's own, over UDP, TCP and TLS (SRTP).
 func TestIntegrationCallFollowsMove(t *testing.T) {
-	if os.Getenv(netnsEnv) == "" {
-		inNetns(t, "TestIntegrationCallFollowsMove")
-		return
+	k := netnsKamailio(t)
+	if k == nil {
+		return // ran in its namespace
 	}
-	ipCmd(t, "link", "set", "lo", "up")
-	k := lab.Kamailio(t, nil)
 	// TLS too: its calls are SRTP, whose contexts the moved stream keeps.
 	for _, tp := range []string{"udp", "tcp", "tls"} {
 		for _, held := range []bool{false, true} {
@@ -123,7 +139,7 @@ func TestIntegrationCallFollowsMove(t *testing.T) {
 
 func callFollowsMove(t *testing.T, k *lab.KamailioServer, tp string, held bool) {
 	t.Cleanup(func() {
-		ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.1")
+		routeFrom(t, "127.0.0.1")
 	})
 	alice := newPhone(t, k, "alice", "secret1", tp, func(c *softphone.Config) { c.KeepAlive = 200 * time.Millisecond })
 	bob := newPhone(t, k, "bob", "secret2", tp, func(c *softphone.Config) { c.ListenIP = "127.0.0.1" })
@@ -147,7 +163,7 @@ func callFollowsMove(t *testing.T, k *lab.KamailioServer, tp string, held bool) 
 	require.Equal(t, "127.0.0.1", before.Addr().String())
 	reinvites := bob.Health().Counters["reinvites_received"]
 
-	ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.2")
+	routeFrom(t, "127.0.0.2")
 	moved := time.Now()
 	ev := nextMove(t, alice)
 	t.Logf("the call followed the move %v after the route changed", time.Since(moved).Round(time.Millisecond))
@@ -178,7 +194,7 @@ func callFollowsMove(t *testing.T, k *lab.KamailioServer, tp string, held bool) 
 
 	if !held {
 		// And back: the call moves again, now from a port of its own.
-		ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.1")
+		routeFrom(t, "127.0.0.1")
 		back := nextMove(t, alice)
 		require.Same(t, ac, back.Call)
 		assert.Equal(t, "127.0.0.1", back.Media.Addr().String())
@@ -290,14 +306,12 @@ func contactHosts(t *testing.T, registrar, user, password string) []string {
 // then learns at once that bob's port is closed; over UDP it would wait
 // out its transaction timer.
 func TestIntegrationCallMoveFails(t *testing.T) {
-	if os.Getenv(netnsEnv) == "" {
-		inNetns(t, "TestIntegrationCallMoveFails")
-		return
+	k := netnsKamailio(t)
+	if k == nil {
+		return // ran in its namespace
 	}
-	ipCmd(t, "link", "set", "lo", "up")
-	k := lab.Kamailio(t, nil)
 	t.Cleanup(func() {
-		ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.1")
+		routeFrom(t, "127.0.0.1")
 	})
 	alice := newPhone(t, k, "alice", "secret1", "tcp", func(c *softphone.Config) { c.KeepAlive = 200 * time.Millisecond })
 	bob := newPhone(t, k, "bob", "secret2", "tcp", func(c *softphone.Config) { c.ListenIP = "127.0.0.1" })
@@ -306,7 +320,7 @@ func TestIntegrationCallMoveFails(t *testing.T) {
 	ac, _ := dialAnswered(t, alice, bob, "bob", nil, nil)
 	require.NoError(t, bob.Close())
 
-	ipCmd(t, "route", "replace", "local", "127.0.0.1", "dev", "lo", "table", "local", "src", "127.0.0.2")
+	routeFrom(t, "127.0.0.2")
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	var failures []softphone.CallMoveFailed
