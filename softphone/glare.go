@@ -100,13 +100,22 @@ func (c *Call) takeOfferTurn(ctx context.Context) error {
 		// c.mu before it wakes, so this channel sees that wake.
 		freed := c.p.offerGate.wait()
 		c.mu.Unlock()
-		select {
-		case <-freed:
-		case <-c.done:
-			return ErrCallEnded
-		case <-ctx.Done():
-			return fmt.Errorf("softphone: waiting for the call's offer in progress: %w", ctx.Err())
+		if err := c.awaitFreed(ctx, freed, "the call's offer in progress"); err != nil {
+			return err
 		}
+	}
+}
+
+// awaitFreed waits, without c.mu, for the gate's channel freed; it fails
+// when the call or ctx ends first.
+func (c *Call) awaitFreed(ctx context.Context, freed <-chan struct{}, what string) error {
+	select {
+	case <-freed:
+		return nil
+	case <-c.done:
+		return ErrCallEnded
+	case <-ctx.Done():
+		return fmt.Errorf("softphone: waiting for %s: %w", what, ctx.Err())
 	}
 }
 
@@ -121,12 +130,8 @@ func (c *Call) waitAnswered(ctx context.Context) error {
 		}
 		freed := c.p.offerGate.wait()
 		c.mu.Unlock()
-		select {
-		case <-freed:
-		case <-c.done:
-			return ErrCallEnded
-		case <-ctx.Done():
-			return fmt.Errorf("softphone: waiting for our answer to the far end's offer: %w", ctx.Err())
+		if err := c.awaitFreed(ctx, freed, "our answer to the far end's offer"); err != nil {
+			return err
 		}
 	}
 }
