@@ -14,3 +14,11 @@ func ShortGlareDelays(t testing.TB, owner, other [2]time.Duration) {
 	glareDelays = [2][2]time.Duration{owner, other}
 	t.Cleanup(func() { glareDelays = old })
 }
+
+// SlowAnswers makes the phone take d, after its answer to an offer from
+// the far end has left, before it is done with that answer, until t
+// ends. Tests using it must not run in parallel.
+func SlowAnswers(t testing.TB, d time.Duration) {
+	afterAnswerSent = func() { time.Sleep(d) }
+	t.Cleanup(func() { afterAnswerSent = nil })
+}

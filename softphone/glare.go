@@ -24,6 +24,17 @@ import (
 // answers 491: the first and two retries.
 const offerAttempts = 3
 
+// answerWait bounds how long an offer from the far end waits for this
+// phone to finish answering its previous one. That normally takes
+// microseconds after the answer leaves; a stuck answer (a stream
+// transport that does not drain) gets the far end 500 with Retry-After.
+const answerWait = 2 * time.Second
+
+// afterAnswerSent, when set by a test, runs in onReinvite between our
+// answer leaving and the answer being done: it widens that window, which
+// is otherwise too short to hit on purpose.
+var afterAnswerSent func()
+
 // glareDelays are the ranges RFC 3261 section 14.2 sets for the retry
 // after a 491: [0] for the end that owns the Call-ID (placed the call),
 // [1] for the other. A variable so that tests can shorten them.

@@ -156,3 +156,28 @@ func glare(t *testing.T, k *lab.KamailioServer, mod func(*softphone.Config)) {
 	}
 	require.NoError(t, ac.Hangup(t.Context()))
 }
+
+// TestIntegrationOfferRightAfterAnswer: the far end may send its next
+// offer as soon as it has our answer to the last, before this phone is
+// done with that answer (here made to take 200 ms). That offer waits for
+// it and is answered 200, not refused (a CI run once saw 500 there).
+func TestIntegrationOfferRightAfterAnswer(t *testing.T) {
+	softphone.SlowAnswers(t, 200*time.Millisecond)
+	k := lab.Kamailio(t, nil)
+	for _, tc := range []struct {
+		name string
+		mod  func(*softphone.Config)
+	}{{"re-INVITE", nil}, {"UPDATE", func(c *softphone.Config) { c.MediaByUpdate = true }}} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice, bob, ac, bc := connect(t, k, nil, nil, tc.mod)
+			require.NoError(t, ac.Hold(t.Context()))
+			start := time.Now()
+			require.NoError(t, ac.Resume(t.Context()))
+			assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "the resume did not meet bob still answering the hold")
+			assert.Equal(t, softphone.CallActive, ac.State())
+			assert.Equal(t, softphone.CallActive, bc.State())
+			assert.Zero(t, alice.Health().Counters["glare_retries"]+bob.Health().Counters["glare_refused"])
+			require.NoError(t, ac.Hangup(t.Context()))
+		})
+	}
+}

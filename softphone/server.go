@@ -2,6 +2,7 @@ package softphone
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -331,7 +332,26 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(req, tx, 488, err.Error())
 		return
 	}
-	c.mu.Lock()
+	// The far end may send its next offer as soon as it has our answer
+	// to the last one, which can be before this phone has finished with
+	// that answer (answering is cleared just after the response leaves).
+	// That offer is legitimate (RFC 3261 section 14.1 is about
+	// transactions, and the far end's has ended), so it waits the moments
+	// it takes; only an answer that is stuck gets 500 with Retry-After
+	// (RFC 3261 section 14.2, RFC 3311 section 5.2).
+	wait, cancel := context.WithTimeout(p.ctx, answerWait)
+	err = c.waitAnswered(wait)
+	cancel()
+	if err != nil {
+		if errors.Is(err, ErrCallEnded) {
+			reply(req, tx, 481, "")
+			return
+		}
+		res := sip.NewResponseFromRequest(req, 500, reasonPhrase(500), nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+		respond(tx, res)
+		return
+	}
 	state := c.state
 	if state == CallEnded || c.ending || state == CallIncoming {
 		c.mu.Unlock()
@@ -346,16 +366,6 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Unlock()
 		p.count("glare_refused")
 		reply(req, tx, 491, "")
-		return
-	}
-	if c.answering {
-		// A second offer before our answer to the first is out: 500
-		// with Retry-After (RFC 3261 section 14.2, RFC 3311 section
-		// 5.2); the answer is moments away.
-		c.mu.Unlock()
-		res := sip.NewResponseFromRequest(req, 500, reasonPhrase(500), nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
-		respond(tx, res)
 		return
 	}
 	cd, err := choose(rm, c.local.codecs)
@@ -441,6 +451,9 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if err := tx.Respond(res); err != nil {
 		return
+	}
+	if afterAnswerSent != nil {
+		afterAnswerSent()
 	}
 	if hasSE {
 		c.armSessionTimer(se, who == "uas")
