@@ -203,12 +203,14 @@ func itemOf(name []byte) int {
 	case 13:
 		want, kind = "BODYSTRUCTURE", itemBody
 	default:
-		if len(name) > 18 && eqFold(name[:18], "BODY[HEADER.FIELDS") {
+		if len(name) > 18 && (string(name[:18]) == "BODY[HEADER.FIELDS" || eqFold(name[:18], "BODY[HEADER.FIELDS")) {
 			return itemHeader
 		}
 		return itemOther
 	}
-	if !eqFold(name, want) {
+	// Servers send the names in upper case: one memory compare, and the
+	// byte-wise fold only for another spelling.
+	if string(name) != want && !eqFold(name, want) {
 		return itemOther
 	}
 	return kind
@@ -422,17 +424,20 @@ func (s *fetchScanner) open() error {
 // false after the list's ")" (or an error). Small enough to inline: a
 // listing calls it some forty times per message.
 func (s *fetchScanner) next() (bool, error) {
-	for s.pos < len(s.buf) && s.buf[s.pos] == ' ' {
-		s.pos++
+	buf, i := s.buf, s.pos
+	for i < len(buf) && buf[i] == ' ' {
+		i++
 	}
-	if s.pos >= len(s.buf) {
+	if i >= len(buf) {
+		s.pos = i
 		return false, errUnterminatedList
 	}
-	if s.buf[s.pos] == ')' {
-		s.pos++
+	if buf[i] == ')' {
+		s.pos = i + 1
 		s.depth--
 		return false, nil
 	}
+	s.pos = i
 	return true, nil
 }
 
@@ -477,10 +482,11 @@ func (s *fetchScanner) value() (span, error) {
 		s.pos = start + n
 		return span{kind: nString, start: start, end: start + n}, nil
 	}
-	start := s.pos
-	for s.pos < len(s.buf) && !atomStop[s.buf[s.pos]] {
-		s.pos++
+	start, buf, i := s.pos, s.buf, s.pos
+	for i < len(buf) && !atomStop[buf[i]] {
+		i++
 	}
+	s.pos = i
 	for s.pos < len(s.buf) {
 		switch s.buf[s.pos] {
 		case ' ', ')', '(', '\r', '\n':
@@ -506,27 +512,30 @@ func (s *fetchScanner) value() (span, error) {
 
 // quoted reads a quoted string at pos.
 func (s *fetchScanner) quoted() (span, error) {
-	s.pos++
-	start, esc := s.pos, false
-	for s.pos < len(s.buf) {
-		for s.pos < len(s.buf) && !quotedStop[s.buf[s.pos]] {
-			s.pos++
+	// Locals, not s.pos: the loop keeps its index in a register. The
+	// strings are short (some ten per message, seven bytes on average),
+	// too short for a word-at-a-time search to pay for its set-up.
+	buf, i := s.buf, s.pos+1
+	start, esc := i, false
+	for i < len(buf) {
+		c := buf[i]
+		if !quotedStop[c] {
+			i++
+			continue
 		}
-		if s.pos >= len(s.buf) {
-			break
-		}
-		switch s.buf[s.pos] {
+		switch c {
 		case '\\':
 			esc = true
-			s.pos += 2
+			i += 2
 			continue
 		case '"':
-			v := span{kind: nString, escaped: esc, start: start, end: s.pos}
-			s.pos++
-			return v, nil
+			s.pos = i + 1
+			return span{kind: nString, escaped: esc, start: start, end: i}, nil
 		}
+		s.pos = i
 		return span{}, fmt.Errorf("%w: line break in quoted string", errSyntax)
 	}
+	s.pos = len(buf)
 	return span{}, fmt.Errorf("%w: unterminated string", errSyntax)
 }
 

@@ -67,14 +67,14 @@ func FuzzHeaders(f *testing.F) {
 		if naive := slices.ContainsFunc(raw, func(c byte) bool { return badCtl[c] }); hasBadCtl(raw) != naive {
 			t.Fatalf("hasBadCtl(%q) = %v", raw, !naive)
 		}
-		m := metaOfBlock(raw, &listValues{}, nil)
+		m := metaOfBlock(raw, nil)
 		checkMeta(t, Voicemail{CallerNumber: m.CallerNumber})
 		// Strings carved from a listing's shared chunk read the same, and
 		// a later block does not change them.
 		var kept textChunk
-		if got := metaOfBlock(raw, &listValues{}, &kept); got != m {
+		if got := metaOfBlock(raw, &kept); got != m {
 			t.Fatalf("header block %q: from the chunk %+v, own strings %+v", raw, got, m)
-		} else if _ = metaOfBlock(append(slices.Clone(raw), raw...), &listValues{}, &kept); got != m {
+		} else if _ = metaOfBlock(append(slices.Clone(raw), raw...), &kept); got != m {
 			t.Fatalf("header block %q: changed by the next block: %+v", raw, got)
 		}
 		// The listing's in-place reading agrees with the general header
@@ -88,7 +88,7 @@ func FuzzHeaders(f *testing.F) {
 			looksLikeNumber(name) || strings.Contains(name, "=?") {
 			return
 		}
-		m = metaOfBlock([]byte("X-CallerID: \""+name+"\" <"+number+">\r\n"), &listValues{}, nil)
+		m = metaOfBlock([]byte("X-CallerID: \""+name+"\" <"+number+">\r\n"), nil)
 		if m.CallerName != strings.TrimSpace(name) || m.CallerNumber != cleanNumber(number) {
 			t.Fatalf("caller %q %q read back as %q %q", name, number, m.CallerName, m.CallerNumber)
 		}

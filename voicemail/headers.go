@@ -229,9 +229,12 @@ func valuesOf(h headerGetter) *listValues {
 // copying the block: a listing runs it once per message. The fields are read
 // as views of raw, and only what the metadata keeps is copied, into kept
 // (nil: one string of its own; see detach); raw may be reused as soon as
-// it returns.
-func metaOfBlock(raw []byte, v *listValues, kept *textChunk) headerMeta {
-	*v = listValues{}
+// it returns. The fields are a local on the stack, not a buffer kept in the
+// arena: stores into a heap buffer pay the collector's write barrier while a
+// collection runs, which a listing of thousands nearly always meets.
+func metaOfBlock(raw []byte, kept *textChunk) headerMeta {
+	var vals listValues
+	v := &vals
 	var text string
 	if hasBadCtl(raw) {
 		text = blankCtl(raw)
@@ -277,7 +280,6 @@ func metaOfBlock(raw []byte, v *listValues, kept *textChunk) headerMeta {
 	}
 	m := parseMeta(v)
 	m.detach(kept)
-	*v = listValues{} // no views of raw outlive the call
 	return m
 }
 

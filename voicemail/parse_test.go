@@ -56,7 +56,7 @@ func TestParseMeta(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := metaOfBlock([]byte(tt.header+"\r\n"), &listValues{}, nil)
+			m := metaOfBlock([]byte(tt.header+"\r\n"), nil)
 			assert.Equal(t, tt.caller, m.CallerName)
 			assert.Equal(t, tt.number, m.CallerNumber)
 			assert.Equal(t, tt.urgent, m.Urgent)

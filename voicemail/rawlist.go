@@ -43,25 +43,25 @@ type fetched struct {
 // voicemail turns fetched data into a Voicemail; problems become its Err.
 func (f *fetched) voicemail() Voicemail {
 	var v Voicemail
-	f.fill(&v, &listValues{}, nil)
+	f.fill(&v, nil)
 	return v
 }
 
 // appendTo appends f's Voicemail to msgs, built in its slot: a Voicemail
 // is some 240 bytes, and a listing appends thousands. The header fields
-// are read into the arena's vals and the strings kept in its text chunk.
+// kept in the arena's text chunk.
 func (f *fetched) appendTo(msgs []Voicemail, a *arena) []Voicemail {
 	msgs = append(msgs, Voicemail{})
-	f.fill(&msgs[len(msgs)-1], &a.vals, &a.kept)
+	f.fill(&msgs[len(msgs)-1], &a.kept)
 	return msgs
 }
 
 // fill writes f into the zero Voicemail v; problems become its Err. The
 // header fields are read into *vals, and the strings kept are copied into
 // text (nil: a string of their own).
-func (f *fetched) fill(v *Voicemail, vals *listValues, text *textChunk) {
+func (f *fetched) fill(v *Voicemail, text *textChunk) {
 	v.ID, v.Size, v.modSeq, v.Heard, v.Deleted = ID(f.uid), f.size, f.modSeq, f.seen, f.deleted
-	meta := metaOfBlock(f.header, vals, text)
+	meta := metaOfBlock(f.header, text)
 	v.CallerName, v.CallerNumber, v.Subject = meta.CallerName, meta.CallerNumber, meta.Subject
 	v.Duration, v.Urgent, v.Private = meta.Duration, meta.Urgent, meta.Private
 	v.Date = meta.Date
@@ -372,9 +372,9 @@ func listItems(condstore bool) string {
 // fetchSet lists the messages in the UID set (IMAP syntax) whose UID is
 // at least minUID: "n:*" also names the last message when n is past it.
 func (rc *rawConn) fetchSet(set string, minUID uint32, condstore bool, sizeHint int) ([]Voicemail, error) {
-	var f fetched
 	msgs := make([]Voicemail, 0, max(sizeHint, 16))
 	err := rc.fetchCommand(sizeHint, "UID FETCH "+set+" ("+listItems(condstore)+")", func(resp []byte) {
+		var f fetched // on the stack: no write barriers while a collection runs
 		isFetch, _ := rc.arena.parseFetch(resp, &f)
 		if isFetch && f.uid != 0 && f.uid >= minUID {
 			msgs = f.appendTo(msgs, &rc.arena)

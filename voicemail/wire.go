@@ -168,8 +168,7 @@ type arena struct {
 	// listing repeat the one before.
 	lastMediaRaw []byte
 	lastMedia    string
-	vals         listValues // the header fields being read
-	kept         textChunk  // the strings the listing keeps
+	kept         textChunk // the strings the listing keeps
 }
 
 var errSyntax = errors.New("malformed response")
