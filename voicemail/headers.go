@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"golang.org/x/text/encoding/htmlindex"
@@ -102,7 +103,7 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(h) > 0 {
 				last := &h[len(h)-1]
-				last.value = last.value + " " + strings.TrimSpace(line)
+				last.value = last.value + " " + trimSpace(line)
 			}
 			continue
 		}
@@ -110,7 +111,7 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 		if colon <= 0 {
 			continue
 		}
-		h = append(h, headerField{name: strings.TrimRight(line[:colon], " \t"), value: strings.TrimSpace(line[colon+1:])})
+		h = append(h, headerField{name: strings.TrimRight(line[:colon], " \t"), value: trimSpace(line[colon+1:])})
 	}
 	return h
 }
@@ -119,10 +120,10 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 // tab, CR and LF. Bytes suffice: UTF-8 never puts a byte below 0x80 inside
 // a multi-byte sequence.
 func hasBadCtl(raw []byte) bool {
-	// Eight bytes at a time: a word with no byte below 0x20 and no 0x7f
-	// has none; only words that do (every line end has CR LF) are looked
-	// at byte by byte.
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// Eight bytes at a time. Most words have no byte below 0x20 or 0x7f,
+	// which a cheap test shows; the others (every line ends in CR LF, so a
+	// third of them) get masks exact per byte, no borrow crossing into the
+	// next byte, instead of a look at each byte.
 	i := 0
 	for ; i+8 <= len(raw); i += 8 {
 		x := binary.LittleEndian.Uint64(raw[i:])
@@ -130,10 +131,10 @@ func hasBadCtl(raw []byte) bool {
 		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs == 0 {
 			continue
 		}
-		for _, c := range raw[i : i+8] {
-			if badCtl[c] {
-				return true
-			}
+		below := ^((x&low7s + 0x60*ones) | x) & highs // bytes < 0x20
+		allowed := zeroBytes(x^'\t'*ones) | zeroBytes(x^'\r'*ones) | zeroBytes(x^'\n'*ones)
+		if below&^allowed|zeroBytes(del) != 0 {
+			return true
 		}
 	}
 	for _, c := range raw[i:] {
@@ -143,6 +144,13 @@ func hasBadCtl(raw []byte) bool {
 	}
 	return false
 }
+
+const ones, highs, low7s = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+
+// zeroBytes has the high bit set in each byte of y that is zero, exactly:
+// adding 0x7f to the low seven bits carries into the high bit of the same
+// byte only.
+func zeroBytes(y uint64) uint64 { return ^((y&low7s + low7s) | y) & highs }
 
 var badCtl = func() (t [256]bool) {
 	for c := range ' ' {
@@ -194,23 +202,80 @@ const (
 type listValues [nListHeaders]string
 
 // listHeaderIndex returns name's index in listHeaders, or -1. Names are
-// told apart by length first: few share one.
+// told apart by length, then by one byte where the names of that length
+// differ, which leaves one name to compare: as sent (the usual spelling),
+// else ignoring case. A name of the same length with a multi-byte rune has
+// fewer runes than the ASCII name, so only ASCII can match, as before.
 func listHeaderIndex(name string) int {
 	if len(name) >= len(listHeadersByLen) {
 		return -1
 	}
-	for _, i := range listHeadersByLen[len(name)] {
-		if strings.EqualFold(listHeaders[i], name) {
-			return int(i)
+	b := &listHeadersByLen[len(name)]
+	if len(b.keys) == 0 {
+		return -1
+	}
+	c := name[b.pos]
+	if 'A' <= c && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	for k, key := range b.keys {
+		if key == c {
+			i := b.idx[k]
+			if h := listHeaders[i]; name == h || strings.EqualFold(name, h) {
+				return int(i)
+			}
+			return -1
 		}
 	}
 	return -1
 }
 
-// listHeadersByLen indexes listHeaders by name length.
-var listHeadersByLen = func() (t [24][]int8) {
-	for i, h := range listHeaders {
-		t[len(h)] = append(t[len(h)], int8(i))
+// headerBucket holds the listHeaders of one length: pos is a position at
+// which they differ (ignoring case), keys their lower-case bytes there.
+type headerBucket struct {
+	pos  int
+	keys []byte
+	idx  []int8
+}
+
+// listHeadersByLen indexes listHeaders by name length, then by one byte.
+var listHeadersByLen = func() (t [24]headerBucket) {
+	lower := func(c byte) byte {
+		if 'A' <= c && c <= 'Z' {
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+	for n := range t {
+		var names []int8
+		for i, h := range listHeaders {
+			if len(h) == n {
+				names = append(names, int8(i))
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+	positions:
+		for pos := range n {
+			seen := map[byte]bool{}
+			for _, i := range names {
+				c := lower(listHeaders[i][pos])
+				if seen[c] {
+					continue positions
+				}
+				seen[c] = true
+			}
+			b := headerBucket{pos: pos, idx: names}
+			for _, i := range names {
+				b.keys = append(b.keys, lower(listHeaders[i][pos]))
+			}
+			t[n] = b
+			break
+		}
+		if t[n].keys == nil {
+			panic("voicemail: two list headers of length " + strconv.Itoa(n) + " differ nowhere")
+		}
 	}
 	return t
 }()
@@ -258,7 +323,7 @@ func metaOfBlock(raw []byte, kept *textChunk) headerMeta {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if last >= 0 {
-				v[last] = v[last] + " " + strings.TrimSpace(line)
+				v[last] = v[last] + " " + trimSpace(line)
 			}
 			continue
 		}
@@ -276,7 +341,7 @@ func metaOfBlock(raw []byte, kept *textChunk) headerMeta {
 			continue
 		}
 		seen |= 1 << i
-		v[i], last = strings.TrimSpace(line[colon+1:]), i
+		v[i], last = trimSpace(line[colon+1:]), i
 	}
 	m := parseMeta(v)
 	m.detach(kept)
@@ -386,22 +451,22 @@ func parseMeta(v *listValues) headerMeta {
 		}
 	}
 	m.Urgent = isUrgent(v)
-	m.Private = strings.EqualFold(strings.TrimSpace(v[hSensitivity]), "private")
+	m.Private = strings.EqualFold(trimSpace(v[hSensitivity]), "private")
 	return m
 }
 
 func isUrgent(v *listValues) bool {
-	if strings.EqualFold(strings.TrimSpace(v[hImportance]), "high") {
+	if strings.EqualFold(trimSpace(v[hImportance]), "high") {
 		return true
 	}
-	if strings.EqualFold(strings.TrimSpace(v[hPriority]), "urgent") {
+	if strings.EqualFold(trimSpace(v[hPriority]), "urgent") {
 		return true
 	}
-	if strings.EqualFold(strings.TrimSpace(v[hXMSMailPriority]), "high") {
+	if strings.EqualFold(trimSpace(v[hXMSMailPriority]), "high") {
 		return true
 	}
 	// X-Priority: "1 (Highest)", "2 (High)", "3 (Normal)"…
-	if v := strings.TrimSpace(v[hXPriority]); v != "" {
+	if v := trimSpace(v[hXPriority]); v != "" {
 		end := 0
 		for end < len(v) && v[end] >= '0' && v[end] <= '9' {
 			end++
@@ -416,7 +481,7 @@ func isUrgent(v *listValues) bool {
 // parseDurationHeader reads a duration in seconds: "17", "17.5", or "17 s".
 // Values above a day are refused as absurd.
 func parseDurationHeader(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
+	v = trimSpace(v)
 	v = strings.TrimSuffix(strings.TrimSuffix(v, "s"), " ")
 	if v == "" {
 		return 0, false
@@ -437,7 +502,7 @@ func parseDurationHeader(v string) (time.Duration, bool) {
 // parseCallerID reads the caller-ID forms voicemail systems write:
 // `"Name" <5551234>`, `Name <5551234>`, `<5551234>`, `5551234`, `Name`.
 func parseCallerID(v string) (name, number string) {
-	v = strings.TrimSpace(v)
+	v = trimSpace(v)
 	if i := strings.LastIndexByte(v, '<'); i >= 0 {
 		j := strings.IndexByte(v[i:], '>')
 		inner := v[i+1:]
@@ -489,7 +554,7 @@ func parseFrom(v string) (name, number string) {
 // parser; ok is false for anything else (encoded words, comments, groups,
 // escapes), which then goes to net/mail.
 func simpleAddress(v string) (name, local string, ok bool) {
-	v = strings.TrimSpace(v)
+	v = trimSpace(v)
 	if addressSpecials.in(v) || strings.Contains(v, "=?") {
 		return "", "", false
 	}
@@ -499,7 +564,7 @@ func simpleAddress(v string) (name, local string, ok bool) {
 		if lt < 0 {
 			return "", "", false
 		}
-		addr, name = v[lt+1:len(v)-1], strings.TrimSpace(v[:lt])
+		addr, name = v[lt+1:len(v)-1], trimSpace(v[:lt])
 		if strings.Count(name, `"`) == 2 && name[0] == '"' && name[len(name)-1] == '"' {
 			name = name[1 : len(name)-1]
 		} else if nameSpecials.in(name) {
@@ -544,7 +609,7 @@ var (
 // numberFrom extracts a number from an address or URI such as
 // "sip:5551234@pbx", "tel:+1555", "5551234@vm" or "5551234".
 func numberFrom(s string) string {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	for _, p := range []string{"sip:", "sips:", "tel:"} {
 		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
 			s = s[len(p):]
@@ -564,7 +629,7 @@ func numberFrom(s string) string {
 // separators.
 func looksLikeNumber(s string) bool {
 	digits := 0
-	for _, r := range strings.TrimSpace(s) {
+	for _, r := range trimSpace(s) {
 		switch {
 		case r >= '0' && r <= '9':
 			digits++
@@ -578,7 +643,7 @@ func looksLikeNumber(s string) bool {
 
 // cleanNumber keeps digits, a leading +, * and #.
 func cleanNumber(s string) string {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	clean := true
 	for i := 0; i < len(s) && clean; i++ {
 		c := s[i]
@@ -588,7 +653,7 @@ func cleanNumber(s string) string {
 		return s // the common case: already a bare number, no copy
 	}
 	var b strings.Builder
-	for i, r := range strings.TrimSpace(s) {
+	for i, r := range trimSpace(s) {
 		switch {
 		case r >= '0' && r <= '9', r == '*', r == '#':
 			b.WriteRune(r)
@@ -600,11 +665,11 @@ func cleanNumber(s string) string {
 }
 
 func cleanName(s string) string {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		s = strings.ReplaceAll(s[1:len(s)-1], `\"`, `"`)
 	}
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if strings.EqualFold(s, "unknown") || strings.EqualFold(s, "anonymous") {
 		return ""
 	}
@@ -632,13 +697,13 @@ var nameDropped = func() *asciiSet {
 // when they are malformed or in an unknown charset.
 func decodeWords(s string) string {
 	if !strings.Contains(s, "=?") {
-		return strings.TrimSpace(s)
+		return trimSpace(s)
 	}
 	d, err := wordDecoder.DecodeHeader(s)
 	if err != nil {
-		return strings.TrimSpace(s)
+		return trimSpace(s)
 	}
-	return strings.TrimSpace(d)
+	return trimSpace(d)
 }
 
 var addrParser = &mail.AddressParser{WordDecoder: wordDecoder}
@@ -652,3 +717,21 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) {
 	}
 	return enc.NewDecoder().Reader(input), nil
 }
+
+// trimSpace is strings.TrimSpace, with the ASCII ends (all a listing's
+// header values have) trimmed inline: the listing trims a dozen values per
+// message.
+func trimSpace(s string) string {
+	for len(s) > 0 && asciiSpace[s[0]] {
+		s = s[1:]
+	}
+	for len(s) > 0 && asciiSpace[s[len(s)-1]] {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && (s[0] >= utf8.RuneSelf || s[len(s)-1] >= utf8.RuneSelf) {
+		return strings.TrimSpace(s) // U+0085, U+00A0 and the other Unicode spaces
+	}
+	return s
+}
+
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}

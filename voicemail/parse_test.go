@@ -288,3 +288,52 @@ func TestMailboxLifecycleWithoutServer(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), cfg.Server)
 }
+
+// hasBadCtl's word-wide test agrees with the table for every byte value in
+// every position of a word, after plain text, high bytes or line ends.
+func TestHasBadCtlEveryByte(t *testing.T) {
+	for _, fill := range []byte{'a', 0xff, '\r', '\n', '\t', 0x80, 0x20} {
+		for pos := range 16 {
+			for v := range 256 {
+				raw := bytes.Repeat([]byte{fill}, 17)
+				raw[pos] = byte(v)
+				want := badCtl[byte(v)] || badCtl[fill]
+				if got := hasBadCtl(raw); got != want {
+					t.Fatalf("hasBadCtl(%q) = %v, want %v", raw, got, want)
+				}
+			}
+		}
+	}
+}
+
+// listHeaderIndex finds each listed name in any case, and nothing for
+// other names of the same lengths, names one byte off, or non-ASCII
+// look-alikes.
+func TestListHeaderIndex(t *testing.T) {
+	for i, h := range listHeaders {
+		assert.Equal(t, i, listHeaderIndex(h), h)
+		assert.Equal(t, i, listHeaderIndex(strings.ToUpper(h)), h)
+		assert.Equal(t, i, listHeaderIndex(strings.ToLower(h)), h)
+		for pos := range len(h) {
+			b := []byte(h)
+			b[pos] ^= 0x01
+			if !strings.EqualFold(string(b), h) {
+				assert.Equal(t, -1, listHeaderIndex(string(b)), "%q", b)
+			}
+		}
+	}
+	for _, name := range []string{"", "To", "Fron", "Dat\u212a", "X-Priorit\u0131", strings.Repeat("x", 40), "Received"} {
+		assert.Equal(t, -1, listHeaderIndex(name), name)
+	}
+}
+
+func FuzzTrimSpace(f *testing.F) {
+	for _, s := range []string{"", " a ", "\t\r\n\v\f x\u00a0", "\u0085y\u2003", " \xff ", "é ", "  "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+			t.Fatalf("trimSpace(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
