@@ -337,3 +337,25 @@ func FuzzTrimSpace(f *testing.F) {
 		}
 	})
 }
+
+// simpleAddress, the fast path for From, reads what net/mail reads
+// wherever both accept an address (the fast path is the more lenient:
+// "<5551234@>" still gives a number).
+func FuzzSimpleAddress(f *testing.F) {
+	for _, s := range []string{`"Caller 1" <5550001@vm.example.test>`, `Bob <b@x>`, `b@x`, `"a\"b" <c@d>`, `<@x>`, `a@b@c`, `=?utf-8?q?x?= <a@b>`, `"x" y <a@b>`, ` a@b `, `"Q" <a b@c>`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		name, local, ok := simpleAddress(v)
+		if !ok {
+			return
+		}
+		addr, err := addrParser.Parse(v)
+		if err != nil {
+			return
+		}
+		if at := strings.LastIndexByte(addr.Address, '@'); addr.Name != name || at < 0 || addr.Address[:at] != local {
+			t.Fatalf("simpleAddress(%q) = %q %q, net/mail %q %q", v, name, local, addr.Name, addr.Address)
+		}
+	})
+}
