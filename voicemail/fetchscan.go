@@ -351,11 +351,16 @@ func (s *fetchScanner) internStr(v span) string {
 	if v.escaped {
 		return string(unescape(s.bytes(v)))
 	}
-	if str, ok := s.a.interned[string(s.bytes(v))]; ok {
-		return str
+	b := s.bytes(v)
+	if s.a.lastStr != "" && string(b) == s.a.lastStr {
+		return s.a.lastStr // as the previous message said it: no map look-up
 	}
-	str := string(s.bytes(v))
-	s.a.keep(str)
+	str, ok := s.a.interned[string(b)]
+	if !ok {
+		str = string(b)
+		s.a.keep(str)
+	}
+	s.a.lastStr = str
 	return str
 }
 
@@ -553,7 +558,9 @@ var atomStop, quotedStop = func() (atom, quoted [256]bool) {
 
 func (s *fetchScanner) atom(start int) span {
 	v := span{kind: nAtom, start: start, end: s.pos}
-	if s.pos-start == 3 && bytes.EqualFold(s.buf[start:s.pos], []byte("NIL")) {
+	// NIL in any case, byte by byte: x|0x20 is 'n' only for 'N' and 'n'
+	// (likewise 'i', 'l'), and no other three bytes fold to NIL.
+	if b := s.buf[start:s.pos]; len(b) == 3 && b[0]|0x20 == 'n' && b[1]|0x20 == 'i' && b[2]|0x20 == 'l' {
 		v.kind = nNil
 	}
 	return v

@@ -168,6 +168,7 @@ type arena struct {
 	// listing repeat the one before.
 	lastMediaRaw []byte
 	lastMedia    string
+	lastStr      string    // the last string internStr returned
 	kept         textChunk // the strings the listing keeps
 }
 
