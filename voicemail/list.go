@@ -202,6 +202,15 @@ func (vc *Conn) listRaw(ctx context.Context) (*Snapshot, error) {
 }
 
 func sortByID(m []Voicemail) {
+	// Servers answer UID FETCH in UID order, and SortFunc's comparisons
+	// copy two 240-byte Voicemails each: a pass over the IDs comes first.
+	sorted := true
+	for i := 1; i < len(m) && sorted; i++ {
+		sorted = m[i-1].ID <= m[i].ID
+	}
+	if sorted {
+		return
+	}
 	slices.SortFunc(m, func(a, b Voicemail) int { return int(int64(a.ID) - int64(b.ID)) })
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -358,4 +359,22 @@ func FuzzSimpleAddress(f *testing.F) {
 			t.Fatalf("simpleAddress(%q) = %q %q, net/mail %q %q", v, name, local, addr.Name, addr.Address)
 		}
 	})
+}
+
+// sortByID leaves a listing in UID order as it is and sorts one that is
+// not, whatever order it came in.
+func TestSortByID(t *testing.T) {
+	for _, ids := range [][]ID{nil, {1}, {1, 2, 3}, {3, 1, 2}, {2, 2, 1}, {5, 4, 3, 2, 1}} {
+		m := make([]Voicemail, len(ids))
+		for i, id := range ids {
+			m[i] = Voicemail{ID: id, Subject: strconv.Itoa(int(id))}
+		}
+		sortByID(m)
+		for i := range m {
+			assert.Equal(t, strconv.Itoa(int(m[i].ID)), m[i].Subject)
+			if i > 0 {
+				assert.LessOrEqual(t, m[i-1].ID, m[i].ID, "%v", ids)
+			}
+		}
+	}
 }
