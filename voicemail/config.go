@@ -55,7 +55,8 @@ type Config struct {
 	// ReconnectBase and ReconnectMax bound the reconnect backoff of a
 	// Mailbox; 0 means 1 s and 2 min.
 	ReconnectBase, ReconnectMax time.Duration
-	// CacheFile keeps the message list between runs (JSON) so that a
+	// CacheFile keeps the message list between runs (a compact binary
+	// file with a checksum, readable by the user only) so that a
 	// restart shows it at once; empty means no cache.
 	CacheFile string
 	// AudioCacheDir keeps the audio of each message a Mailbox has fetched

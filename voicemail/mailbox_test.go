@@ -311,7 +311,7 @@ func TestIntegrationMailbox(t *testing.T) {
 
 	t.Run("CacheShowsListAtOnce", func(t *testing.T) {
 		cfg := labConfig(t, d, "alice", false)
-		cfg.CacheFile = filepath.Join(t.TempDir(), "vm.json")
+		cfg.CacheFile = filepath.Join(t.TempDir(), "vm.cache")
 		fw, _, m := startMailbox(t, cfg)
 		n := len(m.Messages())
 		require.NotZero(t, n)
@@ -325,7 +325,7 @@ func TestIntegrationMailbox(t *testing.T) {
 		require.NotNil(t, snap)
 		dead := cfg
 		dead.Server = deadAddr(t)
-		dead.CacheFile = filepath.Join(t.TempDir(), "dead.json")
+		dead.CacheFile = filepath.Join(t.TempDir(), "dead.cache")
 		require.NoError(t, saveCache(dead.CacheFile, mustCheck(t, dead), snap))
 		m2, err := New(dead)
 		require.NoError(t, err)
