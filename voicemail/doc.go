@@ -84,10 +84,11 @@
 //
 // Measured against a lab dovecot over TLS with python's imaplib doing the
 // same UID FETCH 1:* in the same run (bench/voicemail, 10,000 messages,
-// two shared cores): the metadata listing costs 1.7–2.2 µs of client CPU
-// per message, 0.22–0.27× imaplib's (which returns untyped tuples), in
-// 0.65–1.09× the wall time of a raw read of the response; the whole List
-// 4.5–5.7 µs per message; the list from the local cache 34–39 ms. The
+// two shared cores): the metadata listing costs 0.18–0.20× imaplib's
+// client CPU per message (which returns untyped tuples; the median of
+// rounds that alternate the two clients), in 0.6–1.1× the wall time of a
+// raw read of the response; the list from the local cache (a binary file
+// with a checksum) loads in 2.5–4.7 ms. The
 // listing reads each FETCH response in one pass (fetchscan.go) and asks
 // for the short body structure (BODY); its reads go through a large
 // buffer under crypto/tls and, on Linux, wait in the kernel until 256 KiB
