@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -201,6 +202,11 @@ func FuzzFetchScanner(f *testing.F) {
 		// Escapes, a literal and atoms where strings belong.
 		`("AUDIO" "x-\"wav\"" ("name" {5}` + "\r\n" + `a.wav) NIL NIL base64 12 NIL NIL NIL NIL)`,
 		`NIL`, `()`, `((()))`,
+		// Past the audio part: nested past the limit, an atom run into a
+		// list, a tab, a line break.
+		`("audio" "wav" NIL NIL NIL "base64" 5 NIL (` + strings.Repeat("(", 70) + strings.Repeat(")", 71),
+		`(("audio" "wav" NIL NIL NIL "base64" 5)("text" "plain" ("a" b(c)) NIL NIL "7bit" 1 1) "mixed")`,
+		"((\"audio\" \"wav\" NIL NIL NIL \"base64\" 5 x\ty NIL)(\"text\" \"plain\" NIL NIL NIL \"7bit\" 1\r\n1) \"mixed\")",
 	} {
 		f.Add([]byte("* 1 FETCH (UID 3 MODSEQ (77) FLAGS (\\Deleted) BODYSTRUCTURE " + bs + " RFC822.SIZE 9)\r\n"))
 		f.Add([]byte("* 2 FETCH (UID 4 BODY " + bs + ")\r\n"))
