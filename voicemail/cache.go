@@ -198,7 +198,7 @@ func decodeCache(data []byte, cfg Config) (*Snapshot, error) {
 		return nil, fmt.Errorf("%w: checksum %08x, file says %08x", errCacheCorrupt, got, want)
 	}
 	// One string holds every string of the list (see the format above).
-	r := cacheReader{text: string(body), pos: len(cacheMagic)}
+	r := cacheReader{data: body, text: string(body), pos: len(cacheMagic)}
 	if v := r.uvarint(); r.err != nil || v != cacheVersion {
 		return nil, r.err
 	}
@@ -231,7 +231,8 @@ func decodeCache(data []byte, cfg Config) (*Snapshot, error) {
 // cacheReader reads the fields of a cache file; the first error sticks
 // and names the offset.
 type cacheReader struct {
-	text     string
+	data     []byte // the file's body, for numbers
+	text     string // the same bytes, for the strings the list keeps
 	pos      int
 	err      error
 	lastPart []int // the last MIME part path read: a list repeats it
@@ -247,30 +248,25 @@ func (r *cacheReader) uvarint() uint64 {
 	if r.err != nil {
 		return 0
 	}
-	var v uint64
-	var shift uint
-	for i := r.pos; i < len(r.text) && i < r.pos+binary.MaxVarintLen64; i++ {
-		c := r.text[i]
-		if c < 0x80 {
-			if i == r.pos+binary.MaxVarintLen64-1 && c > 1 {
-				break // overflows 64 bits
-			}
-			r.pos = i + 1
-			return v | uint64(c)<<shift
-		}
-		v |= uint64(c&0x7f) << shift
-		shift += 7
+	v, n := binary.Uvarint(r.data[r.pos:])
+	if n <= 0 {
+		r.fail("bad number")
+		return 0
 	}
-	r.fail("bad number")
-	return 0
+	r.pos += n
+	return v
 }
 
 func (r *cacheReader) varint() int64 {
-	u := r.uvarint()
-	v := int64(u >> 1)
-	if u&1 != 0 {
-		v = ^v
+	if r.err != nil {
+		return 0
 	}
+	v, n := binary.Varint(r.data[r.pos:])
+	if n <= 0 {
+		r.fail("bad number")
+		return 0
+	}
+	r.pos += n
 	return v
 }
 
@@ -330,11 +326,9 @@ func (r *cacheReader) message(v *Voicemail) {
 	sec, nsec, offset := r.varint(), r.uvarint(), r.varint()
 	if nsec >= 1e9 || offset <= -86400 || offset >= 86400 {
 		r.fail("bad date")
+		return
 	}
-	v.Date = time.Unix(sec, int64(nsec))
-	if localOffset(v.Date) != int(offset) {
-		v.Date = v.Date.In(fixedZone(int(offset)))
-	}
+	v.Date = inZone(time.Unix(sec, int64(nsec)), int(offset))
 	v.Duration = time.Duration(r.varint())
 	v.Size, v.AudioSize = r.varint(), r.varint()
 	f := &v.Format

@@ -59,11 +59,16 @@ func parseMailDate(s string) (time.Time, bool) {
 	}
 	// time.Unix gives the local zone; time.Date with its normalisation
 	// cost more than the rest of the parse.
-	t := time.Unix(civilDays(year, month, day)*86400+int64(hour*3600+minute*60+sec-offset), 0)
+	return inZone(time.Unix(civilDays(year, month, day)*86400+int64(hour*3600+minute*60+sec-offset), 0), offset), true
+}
+
+// inZone is t in the local zone when that has offset (seconds east of
+// UTC) at t, as time.Parse does, else in a shared fixed zone of offset.
+func inZone(t time.Time, offset int) time.Time {
 	if localOffset(t) == offset {
-		return t, true
+		return t
 	}
-	return t.In(fixedZone(offset)), true
+	return t.In(fixedZone(offset))
 }
 
 // localZone is the local zone's offset over one period of it (between two
