@@ -203,14 +203,12 @@ func itemOf(name []byte) int {
 	case 13:
 		want, kind = "BODYSTRUCTURE", itemBody
 	default:
-		if len(name) > 18 && (string(name[:18]) == "BODY[HEADER.FIELDS" || eqFold(name[:18], "BODY[HEADER.FIELDS")) {
+		if len(name) > 18 && eqFold(name[:18], "BODY[HEADER.FIELDS") {
 			return itemHeader
 		}
 		return itemOther
 	}
-	// Servers send the names in upper case: one memory compare, and the
-	// byte-wise fold only for another spelling.
-	if string(name) != want && !eqFold(name, want) {
+	if !eqFold(name, want) {
 		return itemOther
 	}
 	return kind

@@ -62,6 +62,9 @@ func eqFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
+	if string(b) == s {
+		return true // servers mostly send the spelling asked for: one memory compare
+	}
 	for i := range b {
 		x, y := b[i], s[i]
 		if x|0x20 != y|0x20 || (x|0x20 < 'a' || x|0x20 > 'z') && x != y {
@@ -103,7 +106,7 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(h) > 0 {
 				last := &h[len(h)-1]
-				last.value = last.value + " " + trimSpace(line)
+				last.value = last.value + " " + strings.TrimSpace(line)
 			}
 			continue
 		}
@@ -111,7 +114,7 @@ func parseHeaderBlockInto(h headerFields, raw []byte) headerFields {
 		if colon <= 0 {
 			continue
 		}
-		h = append(h, headerField{name: strings.TrimRight(line[:colon], " \t"), value: trimSpace(line[colon+1:])})
+		h = append(h, headerField{name: strings.TrimRight(line[:colon], " \t"), value: strings.TrimSpace(line[colon+1:])})
 	}
 	return h
 }
@@ -127,12 +130,12 @@ func hasBadCtl(raw []byte) bool {
 	i := 0
 	for ; i+8 <= len(raw); i += 8 {
 		x := binary.LittleEndian.Uint64(raw[i:])
-		del := x ^ (0x7f * ones)
-		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs == 0 {
+		del := x ^ (0x7f * wordOnes)
+		if ((x-0x20*wordOnes)&^x|(del-wordOnes)&^del)&wordHighs == 0 {
 			continue
 		}
-		below := ^((x&low7s + 0x60*ones) | x) & highs // bytes < 0x20
-		allowed := zeroBytes(x^'\t'*ones) | zeroBytes(x^'\r'*ones) | zeroBytes(x^'\n'*ones)
+		below := ^((x&wordLow7s + 0x60*wordOnes) | x) & wordHighs // bytes < 0x20
+		allowed := zeroBytes(x^'\t'*wordOnes) | zeroBytes(x^'\r'*wordOnes) | zeroBytes(x^'\n'*wordOnes)
 		if below&^allowed|zeroBytes(del) != 0 {
 			return true
 		}
@@ -145,12 +148,13 @@ func hasBadCtl(raw []byte) bool {
 	return false
 }
 
-const ones, highs, low7s = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+// Byte-wise masks for eight bytes at a time.
+const wordOnes, wordHighs, wordLow7s = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 
 // zeroBytes has the high bit set in each byte of y that is zero, exactly:
 // adding 0x7f to the low seven bits carries into the high bit of the same
 // byte only.
-func zeroBytes(y uint64) uint64 { return ^((y&low7s + low7s) | y) & highs }
+func zeroBytes(y uint64) uint64 { return ^((y&wordLow7s + wordLow7s) | y) & wordHighs }
 
 var badCtl = func() (t [256]bool) {
 	for c := range ' ' {
@@ -214,10 +218,7 @@ func listHeaderIndex(name string) int {
 	if len(b.keys) == 0 {
 		return -1
 	}
-	c := name[b.pos]
-	if 'A' <= c && c <= 'Z' {
-		c += 'a' - 'A'
-	}
+	c := lowerASCII(name[b.pos])
 	for k, key := range b.keys {
 		if key == c {
 			i := b.idx[k]
@@ -230,6 +231,14 @@ func listHeaderIndex(name string) int {
 	return -1
 }
 
+// lowerASCII is c in lower case if it is an ASCII letter.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
 // headerBucket holds the listHeaders of one length: pos is a position at
 // which they differ (ignoring case), keys their lower-case bytes there.
 type headerBucket struct {
@@ -240,12 +249,6 @@ type headerBucket struct {
 
 // listHeadersByLen indexes listHeaders by name length, then by one byte.
 var listHeadersByLen = func() (t [24]headerBucket) {
-	lower := func(c byte) byte {
-		if 'A' <= c && c <= 'Z' {
-			return c + 'a' - 'A'
-		}
-		return c
-	}
 	for n := range t {
 		var names []int8
 		for i, h := range listHeaders {
@@ -260,7 +263,7 @@ var listHeadersByLen = func() (t [24]headerBucket) {
 		for pos := range n {
 			seen := map[byte]bool{}
 			for _, i := range names {
-				c := lower(listHeaders[i][pos])
+				c := lowerASCII(listHeaders[i][pos])
 				if seen[c] {
 					continue positions
 				}
@@ -268,7 +271,7 @@ var listHeadersByLen = func() (t [24]headerBucket) {
 			}
 			b := headerBucket{pos: pos, idx: names}
 			for _, i := range names {
-				b.keys = append(b.keys, lower(listHeaders[i][pos]))
+				b.keys = append(b.keys, lowerASCII(listHeaders[i][pos]))
 			}
 			t[n] = b
 			break

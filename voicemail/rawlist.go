@@ -48,8 +48,8 @@ func (f *fetched) voicemail() Voicemail {
 }
 
 // appendTo appends f's Voicemail to msgs, built in its slot: a Voicemail
-// is some 240 bytes, and a listing appends thousands. The header fields
-// kept in the arena's text chunk.
+// is some 240 bytes, and a listing appends thousands. The strings it keeps
+// are carved from the arena's text chunk.
 func (f *fetched) appendTo(msgs []Voicemail, a *arena) []Voicemail {
 	msgs = append(msgs, Voicemail{})
 	f.fill(&msgs[len(msgs)-1], &a.kept)
@@ -57,8 +57,7 @@ func (f *fetched) appendTo(msgs []Voicemail, a *arena) []Voicemail {
 }
 
 // fill writes f into the zero Voicemail v; problems become its Err. The
-// header fields are read into *vals, and the strings kept are copied into
-// text (nil: a string of their own).
+// strings kept are copied into text (nil: a string of their own).
 func (f *fetched) fill(v *Voicemail, text *textChunk) {
 	v.ID, v.Size, v.modSeq, v.Heard, v.Deleted = ID(f.uid), f.size, f.modSeq, f.seen, f.deleted
 	meta := metaOfBlock(f.header, text)
@@ -97,9 +96,7 @@ func (a *arena) mediaType(typ, sub []byte) string {
 	defer func() { a.lastMediaRaw = append(append(append(a.lastMediaRaw[:0], typ...), '/'), sub...) }()
 	key := append(append(append(a.scratch[:0], typ...), '/'), sub...)
 	for i, c := range key {
-		if 'A' <= c && c <= 'Z' {
-			key[i] = c + 'a' - 'A'
-		}
+		key[i] = lowerASCII(c)
 	}
 	a.scratch = key
 	if s, ok := a.interned[string(key)]; ok {
