@@ -99,8 +99,9 @@
 // offer that waited does not undo a Hold that went first; they also wait
 // while the phone is answering an offer from the far end. The far end's
 // next offer, which may come as soon as it has our answer, waits for that
-// answer to be done too (up to 2 s, then 500 with Retry-After). An offer from the far end (re-INVITE, or UPDATE with SDP) that arrives while ours is
-// unanswered is refused with 491 Request Pending (RFC 3261 section 14.2,
+// answer to be done too (up to 2 s, then 500 with Retry-After). An offer
+// from the far end (re-INVITE, or UPDATE with SDP) that arrives while ours
+// is unanswered is refused with 491 Request Pending (RFC 3261 section 14.2,
 // RFC 3311 section 5.2). Our offer refused with 491 is sent again after a
 // random delay, 2.1 to 4 s when this phone placed the call and 0 to 2 s
 // when it received it, so that the two ends do not collide again; three
