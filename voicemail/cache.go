@@ -244,24 +244,16 @@ func (r *cacheReader) fail(format string, args ...any) {
 	}
 }
 
-func (r *cacheReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.data[r.pos:])
-	if n <= 0 {
-		r.fail("bad number")
-		return 0
-	}
-	r.pos += n
-	return v
-}
+func (r *cacheReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
+func (r *cacheReader) varint() int64   { return readNumber(r, binary.Varint) }
 
-func (r *cacheReader) varint() int64 {
+// readNumber reads one number at pos with read (binary.Uvarint or
+// binary.Varint).
+func readNumber[T uint64 | int64](r *cacheReader, read func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.data[r.pos:])
+	v, n := read(r.data[r.pos:])
 	if n <= 0 {
 		r.fail("bad number")
 		return 0
