@@ -88,7 +88,7 @@
 // client CPU per message (which returns untyped tuples; the median of
 // rounds that alternate the two clients), in 0.6–1.1× the wall time of a
 // raw read of the response; the list from the local cache (a binary file
-// with a checksum) loads in 2.5–4.7 ms. The
+// with a checksum) loads in 2.5–5.5 ms. The
 // listing reads each FETCH response in one pass (fetchscan.go) and asks
 // for the short body structure (BODY); its reads go through a large
 // buffer under crypto/tls and, on Linux, wait in the kernel until 256 KiB
